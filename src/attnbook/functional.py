@@ -82,6 +82,8 @@ def softmax(x: Tensor, dim: int = -1, temperature: float = 1.0) -> Tensor:
         )
     if not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature: expected a finite number > 0, got {temperature}")
+    if x.shape[dim] == 0:  # nothing to normalise (attention over zero keys)
+        return x.clone()
     z = x.float() if x.dtype in _HALF_DTYPES else x
     # The max carries no gradient of its own: the shift cancels exactly.
     shift = z.amax(dim=dim, keepdim=True).detach()
