@@ -34,7 +34,7 @@ def main() -> int:
         for log in sorted(REPORTS.rglob("*.err.log")) if REPORTS.exists() else []:
             print(f"\n===== failed notebook: {log.relative_to(REPORTS)} =====", file=sys.stderr)
             print(log.read_text(errors="replace"), file=sys.stderr)
-        print(f"\nbook build FAILED after {elapsed:.0f} s (see the warnings above)", file=sys.stderr)
+        print(f"\nbook build FAILED after {elapsed:.0f} s (see above)", file=sys.stderr)
         return result.returncode
     print(f"book built in {elapsed:.0f} s: {ROOT / '_build' / 'html' / 'index.html'}")
     return 0

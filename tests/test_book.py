@@ -1,0 +1,104 @@
+"""Checks of the built HTML (``_build/html``) that need no browser."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build" / "html"
+pytestmark = pytest.mark.book
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part.get("chapters", [])]
+    return [f"{p}.html" for p in pages]
+
+
+class _Assets(HTMLParser):
+    """Collect the URLs a page *loads* (scripts, styles, images, fonts, frames)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe", "audio", "video", "source") and a.get("src"):
+            self.loaded.append(a["src"])
+        if tag == "link" and a.get("href"):
+            rel = (a.get("rel") or "").lower()
+            if any(r in rel for r in ("stylesheet", "preload", "icon", "modulepreload")):
+                self.loaded.append(a["href"])
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    if not (BUILD / "index.html").exists():
+        pytest.fail("the book is not built: run `make book` first")
+    return BUILD
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_toc_page_was_built(built: Path, page: str) -> None:
+    assert (built / page).exists(), f"{page} is missing from the build"
+
+
+def test_no_page_loads_anything_from_another_site(built: Path) -> None:
+    offenders = []
+    for html in built.rglob("*.html"):
+        parser = _Assets()
+        parser.feed(html.read_text(errors="replace"))
+        for url in parser.loaded:
+            if re.match(r"^(https?:)?//", url):
+                offenders.append(f"{html.relative_to(built)}: {url}")
+    assert not offenders, "pages load external assets:\n" + "\n".join(offenders)
+
+
+def test_vendored_assets_are_in_the_site(built: Path) -> None:
+    vendor = built / "_static" / "vendor"
+    for asset in (
+        "requirejs/require.js",
+        "html-manager/dist/embed-amd.js",
+        "anywidget/index.js",
+        "mathjax/tex-mml-chtml.js",
+        "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
+    ):
+        assert (vendor / asset).is_file(), f"{asset} was not vendored into the site"
+
+
+def test_no_chapter_failed_to_execute(built: Path) -> None:
+    reports = built / "reports"
+    failures = sorted(reports.rglob("*.err.log")) if reports.exists() else []
+    assert not failures, "execution failed: " + ", ".join(str(f) for f in failures)
+
+
+def test_widget_pages_embed_state_and_local_widget_scripts(built: Path) -> None:
+    pages = [
+        p for p in built.rglob("*.html") if "application/vnd.jupyter.widget-state+json" in p.read_text()
+    ]
+    assert pages, "no page carries widget state: was the book executed?"
+    for page in pages:
+        text = page.read_text()
+        assert "_static/vendor/html-manager/dist/embed-amd.js" in text, page.name
+        assert "_static/attnbook-require-config.js" in text, page.name
+
+
+def test_launch_buttons_point_at_the_notebooks(built: Path) -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    for page in toc_pages():
+        if not page.startswith("notebooks/"):
+            continue
+        text = (built / page).read_text()
+        ipynb = page.replace(".html", ".ipynb")
+        colab = f"https://colab.research.google.com/github/{repo}/blob/main/{ipynb}"
+        assert colab in text, f"{page} has no Colab button for {ipynb}"
+        assert "mybinder.org" in text, f"{page} has no Binder button"
