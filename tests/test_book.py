@@ -81,9 +81,8 @@ def test_no_chapter_failed_to_execute(built: Path) -> None:
 
 
 def test_widget_pages_embed_state_and_local_widget_scripts(built: Path) -> None:
-    pages = [
-        p for p in built.rglob("*.html") if "application/vnd.jupyter.widget-state+json" in p.read_text()
-    ]
+    state = "application/vnd.jupyter.widget-state+json"
+    pages = [p for p in built.rglob("*.html") if state in p.read_text()]
     assert pages, "no page carries widget state: was the book executed?"
     for page in pages:
         text = page.read_text()

@@ -25,11 +25,10 @@ def wait_for_widgets(page, timeout_ms: int = 20_000) -> int:
     views = page.locator(VIEW_SCRIPT).count()
     if views:
         page.wait_for_function(
-            """n => [...document.querySelectorAll('%s')]
+            """n => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
                   .filter(s => s.previousElementSibling
                                && s.previousElementSibling.classList.contains('widget-subarea')
-                               && s.previousElementSibling.childElementCount > 0).length === n"""
-            % VIEW_SCRIPT,
+                               && s.previousElementSibling.childElementCount > 0).length === n""",
             arg=views,
             timeout=timeout_ms,
         )
