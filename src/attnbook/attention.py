@@ -137,12 +137,7 @@ class MultiheadAttention(nn.Module):
 
     **Decoding with a cache.** Pass the same :class:`KVCache` at every step,
     with only the new tokens as ``query``/``key``/``value``; the layer appends
-    their keys and values and attends to all of them::
-
-        cache = KVCache()
-        out, _ = mha(prompt, prompt, prompt, is_causal=True, cache=cache)  # fills it
-        out, _ = mha(x_new, x_new, x_new, is_causal=True, cache=cache)  # one more token
-
+    their keys and values and attends to all of them (see the example below).
     ``attn_mask``, ``key_padding_mask`` and ``position_bias`` then describe all
     ``S = len(cache)`` keys, the cached ones included. For cross-attention
     during decoding, pass the encoder output again at each step (no cache).
@@ -176,6 +171,16 @@ class MultiheadAttention(nn.Module):
         >>> torch_mha = mha.to_torch()  # same weights, torch's module
         >>> torch.allclose(torch_mha(x, x, x)[0], out, atol=1e-6)
         True
+
+        Decoding token by token with a cache gives what one causal pass gives:
+
+        >>> causal, _ = mha(x, x, x, is_causal=True)
+        >>> cache = KVCache()
+        >>> prompt, new = x[:, :4], x[:, 4:]  # 4 tokens so far, then 1 more
+        >>> _ = mha(prompt, prompt, prompt, is_causal=True, cache=cache)  # fills the cache
+        >>> step, _ = mha(new, new, new, is_causal=True, cache=cache)  # only the new token
+        >>> len(cache), torch.allclose(step, causal[:, 4:], atol=1e-6)
+        (5, True)
     """
 
     def __init__(
@@ -250,7 +255,25 @@ class MultiheadAttention(nn.Module):
         rotary: RotaryEmbedding | None = None,
         cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        """Attend from ``query`` to ``key``/``value``; see the class docstring for the arguments."""
+        """Attend from ``query`` to ``key``/``value``; the class docstring has the details.
+
+        Args:
+            query: ``(N, L, E)`` (``(L, N, E)`` if not ``batch_first``).
+            key: ``(N, S, kdim)``; the same tensor as ``query`` for self-attention.
+            value: ``(N, S, vdim)``.
+            attn_mask: bool (True = may attend) or float, ``(L, S)`` or ``(N|1, H|1, L|1, S)``.
+            key_padding_mask: ``(N, S)``, bool **True = real token** (the opposite
+                of torch's), or float (added).
+            is_causal: hide keys after each query (positions counted from the cache).
+            need_weights: also return the attention weights.
+            average_attn_weights: average the weights over heads.
+            position_bias: float ``(H, L, S)`` or ``(N|1, H|1, L|1, S)`` added to the scores.
+            rotary: a :class:`~attnbook.positional.RotaryEmbedding` for queries and keys.
+            cache: a :class:`KVCache` to append to and attend over.
+
+        Returns:
+            ``(output, weights)``; ``weights`` is None unless ``need_weights``.
+        """
         self._check_inputs(query, key, value, rotary)
         if not self.batch_first:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))  # (N, L|S, *)
