@@ -291,7 +291,7 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
         *masks: Boolean or float masks, or ``None``.
 
     Returns:
-        The combined mask: boolean if every mask is boolean, else float (the
+        The combined mask. It is boolean if every mask is boolean, else float (the
         promoted dtype of the float masks); ``None`` when no mask was given.
 
     Shape:
