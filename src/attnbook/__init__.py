@@ -25,6 +25,7 @@ _SUBMODULES = (
     "functional",
     "masks",
     "models",
+    "notebook",
     "positional",
     "train",
     "viz",
