@@ -89,7 +89,12 @@ def softmax(x: Tensor, dim: int = -1, temperature: float = 1.0) -> Tensor:
     shift = z.amax(dim=dim, keepdim=True).detach()
     # An all -inf slice has max -inf; shifting by it would give -inf - -inf = nan.
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-    exp = torch.exp((z - shift) / temperature)
+    # (z - shift) is a fresh buffer, so divide and exponentiate it in place: for
+    # attention scores that saves two allocations of the largest tensor in play.
+    logits = z - shift
+    if temperature != 1.0:
+        logits.div_(temperature)
+    exp = logits.exp_()
     total = exp.sum(dim=dim, keepdim=True)
     # total is 0 only for all -inf slices, whose exp is all 0: divide by 1 to give zeros.
     probs = exp / torch.where(total > 0, total, torch.ones_like(total))
@@ -250,7 +255,8 @@ def scaled_dot_product_attention(
         query, key, value = query.float(), key.float(), value.float()
     scale = 1.0 / math.sqrt(E) if scale is None else scale
 
-    scores = query @ key.transpose(-2, -1) * scale  # (..., L, E) @ (..., E, S) -> (..., L, S)
+    # Scaling the (L, E) queries costs less than scaling the (L, S) scores, same result.
+    scores = (query * scale) @ key.transpose(-2, -1)  # (..., L, E) @ (..., E, S) -> (..., L, S)
     scores = _masked_fill_scores(scores, attn_mask)
     weights = softmax(scores, dim=-1)  # fully masked rows -> zeros
     if dropout_p > 0.0:
