@@ -471,6 +471,19 @@ def test_refuses_mixed_dtypes() -> None:
         scaled_dot_product_attention(q, k.double(), v)
 
 
+def test_refuses_tensors_on_different_devices() -> None:
+    q, k, v = _qkv()
+    with pytest.raises(
+        ValueError, match=r"query, key, value: expected one device, got cpu, meta, cpu"
+    ):
+        scaled_dot_product_attention(q, k.to("meta"), v)
+    mask = torch.ones(5, 6, dtype=torch.bool, device="meta")
+    with pytest.raises(
+        ValueError, match=r"attn_mask: expected device cpu \(the query's\), got meta"
+    ):
+        scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
 def test_refuses_integer_inputs() -> None:
     q, k, v = _qkv()
     with pytest.raises(

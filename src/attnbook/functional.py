@@ -101,11 +101,15 @@ def softmax(x: Tensor, dim: int = -1, temperature: float = 1.0) -> Tensor:
     return probs.to(x.dtype)
 
 
-def _check_mask(attn_mask: object, scores_shape: torch.Size) -> None:
-    """Refuse a mask that is not bool/float or that does not broadcast to the scores."""
+def _check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.device) -> None:
+    """Refuse a mask that is not bool/float, sits elsewhere, or does not broadcast to the scores."""
     if not isinstance(attn_mask, Tensor):
         raise TypeError(
             f"attn_mask: expected a torch.Tensor or None, got {type(attn_mask).__name__}"
+        )
+    if attn_mask.device != device:
+        raise ValueError(
+            f"attn_mask: expected device {device} (the query's), got {attn_mask.device}"
         )
     if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
         raise TypeError(
@@ -142,6 +146,11 @@ def _check_qkv(query: object, key: object, value: object) -> torch.Size:
                 f"{name}: expected at least 2 dimensions (..., length, features), "
                 f"got shape {tuple(tensor.shape)}"
             )
+    if not query.device == key.device == value.device:
+        raise ValueError(
+            "query, key, value: expected one device, got "
+            f"{query.device}, {key.device}, {value.device}"
+        )
     if not query.dtype == key.dtype == value.dtype:
         raise TypeError(
             f"query, key, value: expected one dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
@@ -172,7 +181,7 @@ def scaled_dot_product_attention(
     *,
     need_weights: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    r"""Scaled dot-product attention, written out: ``softmax(Q Kᵀ · scale + mask) V``.
+    """Scaled dot-product attention, written out: ``softmax(Q Kᵀ · scale + mask) V``.
 
     Same arguments and semantics as ``torch.nn.functional.scaled_dot_product_attention``:
 
@@ -180,7 +189,8 @@ def scaled_dot_product_attention(
     * ``L`` may differ from ``S``, and the value size ``Ev`` from ``E``;
     * ``scale`` defaults to ``1 / sqrt(E)`` — the *head* size, not the model width;
     * ``attn_mask``: boolean (``True`` = may attend) or float (added to the
-      scores), broadcastable to ``(..., L, S)``;
+      scores), broadcastable to ``(..., L, S)``; a float mask of another floating
+      dtype is cast to the scores' dtype (PyTorch accepts only float32 or the query's);
     * ``is_causal=True`` applies :func:`attnbook.masks.causal_mask`, aligned at the
       top-left corner when ``L != S`` (query ``i`` sees keys ``0 .. i``), and may
       not be combined with ``attn_mask`` (PyTorch's reference backend refuses it;
@@ -246,7 +256,7 @@ def scaled_dot_product_attention(
             "mask with yours (attnbook.masks.combine_masks) and pass it as attn_mask"
         )
     if attn_mask is not None:
-        _check_mask(attn_mask, torch.Size((*batch, L, S)))
+        _check_mask(attn_mask, torch.Size((*batch, L, S)), query.device)
     if is_causal:
         attn_mask = causal_mask(L, S, device=query.device)  # (L, S), top-left aligned
 
@@ -341,7 +351,7 @@ def additive_attention(
             f"{tuple(w_key.shape)}, {tuple(v.shape)} (expected (D, Eq), (D, Ek), (D,))"
         )
     if attn_mask is not None:
-        _check_mask(attn_mask, torch.Size((*batch, L, S)))
+        _check_mask(attn_mask, torch.Size((*batch, L, S)), query.device)
 
     q_hidden = (query @ w_query.T).unsqueeze(-2)  # (..., L, 1, D)
     k_hidden = (key @ w_key.T).unsqueeze(-3)  # (..., 1, S, D)

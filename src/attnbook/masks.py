@@ -105,11 +105,12 @@ def padding_mask(lengths: Tensor | Sequence[int], max_len: int | None = None) ->
         ValueError: ``lengths`` is not 1-D, or holds a negative length or one above ``max_len``.
 
     Example:
-        >>> padding_mask([2, 3], max_len=4).int()
-        tensor([[[[1, 1, 0, 0]]],
-        <BLANKLINE>
-        <BLANKLINE>
-                [[[1, 1, 1, 0]]]], dtype=torch.int32)
+        >>> mask = padding_mask([2, 3], max_len=4)
+        >>> mask.shape
+        torch.Size([2, 1, 1, 4])
+        >>> mask[:, 0, 0].int()  # (N, S)
+        tensor([[1, 1, 0, 0],
+                [1, 1, 1, 0]], dtype=torch.int32)
     """
     lengths = torch.as_tensor(lengths)
     if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
