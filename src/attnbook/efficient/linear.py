@@ -1,0 +1,167 @@
+"""Linear attention (Katharopoulos et al., 2020): a kernel instead of the softmax.
+
+Softmax attention weighs key ``j`` for query ``i`` by ``exp(q_i . k_j / sqrt(E))``.
+Replacing that by a product of positive features, ``phi(q_i) . phi(k_j)``, lets
+the matrix products be regrouped:
+
+.. code-block:: text
+
+    out_i = sum_j (phi(q_i) . phi(k_j)) v_j / sum_j phi(q_i) . phi(k_j)
+          = phi(q_i) @ (sum_j phi(k_j) v_j^T) / phi(q_i) @ (sum_j phi(k_j))
+
+The two sums do not depend on ``i``: they are computed once, in ``O(S * E * Ev)``,
+and the ``L x S`` matrix never appears. Causal attention needs the sums over
+``j <= i`` only: running (cumulative) sums, here taken chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from attnbook.efficient._checks import check_bool, check_qkv, check_size
+
+__all__ = ["elu_feature_map", "linear_attention"]
+
+
+def elu_feature_map(x: Tensor) -> Tensor:
+    """The positive feature map of Katharopoulos et al. (2020): ``elu(x) + 1``.
+
+    Positive everywhere, so the weights ``phi(q) . phi(k)`` are positive and the
+    normaliser never vanishes; close to ``1 + x`` for ``x > 0``.
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        x: Any tensor.
+
+    Returns:
+        ``elu(x) + 1``, elementwise.
+
+    Shape:
+        Output: the shape of ``x``.
+
+    Example:
+        >>> import torch
+        >>> elu_feature_map(torch.tensor([-1.0, 0.0, 2.0]))  # exp(x) below 0, 1 + x above
+        tensor([0.3679, 1.0000, 3.0000])
+    """
+    return F.elu(x) + 1
+
+
+def _exclusive_cumsum(x: Tensor, dim: int) -> Tensor:
+    """Sum of the entries strictly before each position along ``dim``."""
+    total = x.cumsum(dim)
+    # Shift by one step (a zero first) instead of subtracting x: no cancellation error.
+    return torch.cat(
+        [torch.zeros_like(x.narrow(dim, 0, 1)), total.narrow(dim, 0, x.shape[dim] - 1)], dim
+    )
+
+
+def _causal_chunked(phi_q: Tensor, phi_k: Tensor, value: Tensor, chunk: int, eps: float) -> Tensor:
+    """Causal linear attention, ``chunk`` positions at a time.
+
+    Inside a chunk the few pairs ``j <= i`` are summed directly (a small masked
+    ``chunk x chunk`` product); everything before the chunk arrives as one running
+    sum of ``phi(k_j) v_j^T`` (and of ``phi(k_j)`` for the normaliser).
+    """
+    L = phi_q.shape[-2]
+    num_chunks = math.ceil(L / chunk)
+    pad = num_chunks * chunk - L
+
+    def chunks(x: Tensor) -> Tensor:
+        x = F.pad(x, (0, 0, 0, pad))  # (..., nc * chunk, d); zero features add nothing
+        return x.reshape(*x.shape[:-2], num_chunks, chunk, x.shape[-1])  # (..., nc, chunk, d)
+
+    q_c, k_c, v_c = chunks(phi_q), chunks(phi_k), chunks(value)
+    state = _exclusive_cumsum(k_c.transpose(-1, -2) @ v_c, dim=-3)  # (..., nc, F, Ev)
+    norm = _exclusive_cumsum(k_c.sum(dim=-2, keepdim=True), dim=-3)  # (..., nc, 1, F)
+    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=phi_q.device).tril()
+    inner = (q_c @ k_c.transpose(-1, -2)) * causal  # (..., nc, chunk, chunk), j <= i only
+    numerator = q_c @ state + inner @ v_c  # (..., nc, chunk, Ev)
+    denominator = (q_c * norm).sum(dim=-1, keepdim=True) + inner.sum(dim=-1, keepdim=True)
+    out = numerator / (denominator + eps)  # (..., nc, chunk, Ev)
+    return out.flatten(-3, -2)[..., :L, :]  # (..., L, Ev)
+
+
+def linear_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    is_causal: bool = False,
+    *,
+    feature_map: Callable[[Tensor], Tensor] = elu_feature_map,
+    chunk_size: int = 64,
+    eps: float = 1e-6,
+) -> Tensor:
+    """Linear attention: ``phi(q_i) . phi(k_j)`` weights instead of softmax, in ``O(n)``.
+
+    ``out_i = phi(q_i) @ (sum_j phi(k_j) v_j^T) / (phi(q_i) . sum_j phi(k_j) + eps)``,
+    the sums over every key, or over ``j <= i`` with ``is_causal`` (top-left
+    aligned, as SDPA). The causal form walks over chunks of ``chunk_size``
+    positions, carrying the running sums from chunk to chunk; ``chunk_size=1`` is
+    the textbook cumulative sum over single positions. Both forms equal the
+    quadratic ``(phi(Q) phi(K)^T) V`` with row-normalised (and, when causal,
+    lower-triangular) weights, regrouped.
+
+    Cost: non-causal ``O((L + S) * F * Ev)`` time and ``O(F * Ev)`` extra memory, ``F``
+    the feature size; causal ``O(L * (chunk_size + Ev) * F)`` time and
+    ``O(L / chunk_size * F * Ev + L * chunk_size)`` memory. It does not approximate
+    softmax attention in any controlled way: it is a different, smoother weighting
+    (no ``exp``), which is why it is cheap and why its outputs differ.
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        query: Queries.
+        key: Keys.
+        value: Values.
+        is_causal: Query ``i`` sees keys ``j <= i`` only.
+        feature_map: A map to positive features, applied to queries and keys.
+        chunk_size: Positions per chunk of the causal form, an int ``>= 1``.
+        eps: Added to the normaliser, a float ``>= 0``.
+
+    Returns:
+        The attention output.
+
+    Shape:
+        - query: ``(..., L, E)``; key: ``(..., S, E)``; value: ``(..., S, Ev)``.
+        - Output: ``(..., L, Ev)``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> q, k, v = (torch.randn(1, 2, 100, 8) for _ in range(3))  # (N, H, L, E)
+        >>> out = linear_attention(q, k, v, is_causal=True)
+        >>> out.shape
+        torch.Size([1, 2, 100, 8])
+        >>> weights = (elu_feature_map(q) @ elu_feature_map(k).transpose(-1, -2)).tril()
+        >>> quadratic = weights @ v / (weights.sum(-1, keepdim=True) + 1e-6)
+        >>> torch.allclose(out, quadratic, atol=1e-5)
+        True
+    """
+    check_qkv(query, key, value)
+    check_bool("is_causal", is_causal)
+    check_size("chunk_size", chunk_size, 1)
+    if not callable(feature_map):
+        raise TypeError(f"feature_map: expected a callable, got {type(feature_map).__name__}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ValueError(f"eps: expected a float >= 0, got {eps!r}")
+    phi_q, phi_k = feature_map(query), feature_map(key)  # (..., L, F), (..., S, F)
+    if not is_causal:
+        state = phi_k.transpose(-1, -2) @ value  # (..., F, Ev): sum_j phi(k_j) v_j^T
+        norm = phi_k.sum(dim=-2, keepdim=True)  # (..., 1, F): sum_j phi(k_j)
+        denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., L, 1)
+        return (phi_q @ state) / (denominator + eps)  # (..., L, Ev)
+    L, S = query.shape[-2], key.shape[-2]
+    # Causal, top-left aligned: query i sees keys 0..i. Keys past the last query are
+    # never seen; queries past the last key see them all (zero rows stand in).
+    phi_k, value = phi_k[..., :L, :], value[..., :L, :]
+    if S < L:
+        phi_k = F.pad(phi_k, (0, 0, 0, L - S))  # (..., L, F)
+        value = F.pad(value, (0, 0, 0, L - S))  # (..., L, Ev)
+    return _causal_chunked(phi_q, phi_k, value, chunk_size, eps)
