@@ -131,7 +131,7 @@ def test_describe_device(device: torch.device) -> None:
     assert "\n" not in text and torch.__version__ in text
     assert text.startswith(device.type)
     if device.type == "cpu":
-        assert re.fullmatch(rf"cpu \({torch.get_num_threads()} threads, torch .+\)", text)
+        assert re.fullmatch(rf"cpu \({torch.get_num_threads()} threads?, torch .+\)", text)
     if device.type == "cuda":
         assert torch.cuda.get_device_name(device) in text
     assert describe_device("cpu") == describe_device(torch.device("cpu"))
@@ -166,3 +166,10 @@ def test_autocast_dtype_runs_under_autocast(device: torch.device) -> None:
     with torch.autocast(device.type, dtype=dtype):
         y = torch.ones(4, 8, device=device) @ torch.ones(8, 2, device=device)
     assert y.dtype == dtype
+
+
+def test_describe_device_counts_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert describe_device("cpu").startswith("cpu (1 thread, torch ")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert describe_device("cpu").startswith("cpu (4 threads, torch ")

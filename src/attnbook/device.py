@@ -152,7 +152,8 @@ def describe_device(device: torch.device | str | None = None) -> str:
         return f"cuda:{index} ({props.name}, {memory:.1f} GiB, {version})"
     if device.type == "mps":
         return f"mps (Apple GPU, {version})"
-    return f"{device.type} ({torch.get_num_threads()} threads, {version})"
+    threads = torch.get_num_threads()
+    return f"{device.type} ({threads} thread{'s' if threads != 1 else ''}, {version})"
 
 
 def autocast_dtype(device: torch.device | str) -> torch.dtype:
