@@ -26,9 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
-from attnbook.widgets import DotProductExplorer, SoftmaxExplorer
-from attnbook.widgets._base import format_exp, format_fixed
+from attnbook.widgets import (
+    AttentionLookup,
+    AttentionMap,
+    CostExplorer,
+    DotProductExplorer,
+    MaskExplorer,
+    PositionalExplorer,
+    ScalingExplorer,
+    SoftmaxExplorer,
+)
+from attnbook.widgets._base import format_bytes, format_exp, format_fixed, format_int
 
 pytestmark = pytest.mark.browser
 
@@ -323,3 +333,385 @@ def test_softmax_follows_python_changes(wpage) -> None:
     screenshot(wpage, "2_softmax_light")
     mount(wpage, SoftmaxExplorer(scores=[1.0, 0.0, -1.0]), theme="dark")
     screenshot(wpage, "2_softmax_dark")
+
+
+def private_functions(page, widget_class, names: list[str], calls: str, arg: Any) -> Any:
+    """Run ``calls`` (a JS arrow function body over module functions ``names``) in the page.
+
+    The widget's module keeps its helpers private; a copy of it that exports them
+    lets a test call exactly the code the page runs.
+    """
+    page.set_content(PAGE.format(theme="light"))
+    return page.evaluate(
+        """async ({ esm, names, calls, arg }) => {
+          const src = esm.replace(/export default[^;]*;/, "") + `\\nexport { ${names.join(", ")} };`;
+          const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+          const m = await import(url);
+          return new Function("m", "arg", calls)(m, arg);
+        }""",
+        {"esm": widget_class._esm, "names": names, "calls": calls, "arg": arg},
+    )
+
+
+# ----------------------------------------------------------------------------- 3 scaling
+
+
+def _assert_scaling_readouts(page) -> None:
+    state = model_state(page, "dim_index")
+    widget = ScalingExplorer()
+    widget.dim_index = state["dim_index"]
+    stats = widget.statistics()
+    assert shown(page, "dk-value") == str(widget.d_k)
+    for kind in ("raw", "scaled"):
+        assert_shown(page, f"{kind}-std", stats[kind]["std"])
+        assert_shown(page, f"{kind}-max-weight", stats[kind]["max_weight"])
+        assert_shown(page, f"{kind}-entropy", stats[kind]["entropy"])
+    assert_shown(page, "expected-std", math.sqrt(widget.d_k))
+    assert_shown(page, "max-entropy", math.log(widget.num_keys))
+
+
+def test_scaling_slider_matches_python(wpage) -> None:
+    mount(wpage, ScalingExplorer(d_k=64))
+    _assert_scaling_readouts(wpage)
+    screenshot(wpage, "3_scaling_light")
+    press(wpage, "dk-input", "ArrowRight")
+    assert model_state(wpage, "dim_index")["dim_index"] == 7  # d_k = 128
+    _assert_scaling_readouts(wpage)
+    press(wpage, "dk-input", "End")
+    _assert_scaling_readouts(wpage)
+    assert float(shown(wpage, "raw-max-weight")) > 0.9  # unscaled: nearly one-hot
+    assert float(shown(wpage, "scaled-max-weight")) < 0.6
+    press(wpage, "dk-input", "Home")
+    _assert_scaling_readouts(wpage)
+    assert wpage.locator('[data-testid^="x-tick-"]').count() >= 3
+    mount(wpage, ScalingExplorer(d_k=512), theme="dark")
+    screenshot(wpage, "3_scaling_dark")
+
+
+# ----------------------------------------------------------------------------- 4 lookup
+
+
+def _lookup_data(L: int = 5, E: int = 4, Ev: int = 3) -> dict[str, Any]:
+    g = torch.Generator().manual_seed(3)
+    return {
+        "tokens": ["I", "love", "pizza", "with", "olives"][:L],
+        "query": torch.randn(L, E, generator=g) * 1.5,
+        "key": torch.randn(L, E, generator=g) * 1.5,
+        "value": torch.randn(L, Ev, generator=g),
+    }
+
+
+def test_lookup_selected_token_matches_tensors(wpage) -> None:
+    data = _lookup_data()
+    mount(wpage, AttentionLookup(**data))
+    q, k, v = (data[name].double() for name in ("query", "key", "value"))
+    for i in (2, 0, 4):
+        wpage.get_by_test_id(f"query-token-{i}").click()
+        assert model_state(wpage, "query_index")["query_index"] == i
+        assert wpage.get_by_test_id(f"query-token-{i}").get_attribute("aria-pressed") == "true"
+        assert shown(wpage, "query-token") == data["tokens"][i]
+        weights = torch.softmax(q[i] @ k.T / math.sqrt(q.shape[-1]), dim=-1)  # (S,)
+        for j, w in enumerate(weights.tolist()):
+            assert_shown(wpage, f"weight-{j}", w)
+            assert_shown(wpage, f"dot-{j}", float(q[i] @ k[j]))
+        for d, o in enumerate((weights @ v).tolist()):
+            assert_shown(wpage, f"output-{d}", o)
+    screenshot(wpage, "4_lookup_light")
+
+    wpage.get_by_test_id("scaled-input").click()  # unscaled: softmax(q · k)
+    assert model_state(wpage, "scaled")["scaled"] is False
+    weights = torch.softmax(q[4] @ k.T, dim=-1)
+    for j, w in enumerate(weights.tolist()):
+        assert_shown(wpage, f"weight-{j}", w)
+    assert_shown(wpage, "scale-value", 1.0)
+    mount(wpage, AttentionLookup(**data, query_index=1), theme="dark")
+    screenshot(wpage, "4_lookup_dark")
+
+
+# ----------------------------------------------------------------------------- 5 map
+
+
+def _map_weights(layers: int, heads: int, L: int, seed: int = 5) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(layers, heads, L, L, generator=g) * 2.5
+    return torch.softmax(scores, dim=-1)  # (layers, heads, L, S)
+
+
+def _assert_top_keys(page, weights: torch.Tensor, layer: int, head: int, i: int, k: int = 5):
+    row = weights[layer, head, i].double()  # (S,)
+    top = torch.topk(row, k)
+    for rank, (j, w) in enumerate(zip(top.indices.tolist(), top.values.tolist(), strict=True)):
+        assert int(shown(page, f"top-{rank + 1}-index")) == j
+        # uint16 transport (<= 7.7e-6) plus rounding to 4 decimals (<= 5e-5)
+        assert abs(float(shown(page, f"top-{rank + 1}-weight")) - w) <= 5e-5 + 8e-6
+
+
+def test_attention_map_select_hover_and_lines(wpage) -> None:
+    weights = _map_weights(2, 4, 10)
+    tokens = "the cat sat on the mat because it was tired".split()
+    mount(wpage, AttentionMap(weights, tokens))
+    wpage.get_by_test_id("layer-select").select_option("1")
+    wpage.get_by_test_id("head-select").select_option("2")
+    wpage.get_by_test_id("query-select").select_option("7")
+    assert model_state(wpage, "layer", "head", "query_index") == {
+        "layer": 1,
+        "head": 2,
+        "query_index": 7,
+    }
+    assert shown(wpage, "selected-token").startswith("“it”")
+    _assert_top_keys(wpage, weights, 1, 2, 7)
+
+    heat = wpage.get_by_test_id("heatmap")
+    heat.focus()
+    heat.press("ArrowDown")  # keyboard: next query row
+    assert model_state(wpage, "query_index")["query_index"] == 8
+    _assert_top_keys(wpage, weights, 1, 2, 8)
+
+    # Hover the cell (query 3, key 5) and click it: the row becomes the selection.
+    box = heat.bounding_box()
+    geometry = wpage.evaluate(
+        """() => { const c = document.querySelector('[data-testid="heatmap"]');
+          return [c.width / (window.devicePixelRatio || 1)]; }"""
+    )
+    css_width = geometry[0]
+    pad, cell = 72, math.floor(320 / 10)
+    scale = box["width"] / css_width
+    x = box["x"] + (pad + 5.5 * cell) * scale
+    y = box["y"] + (pad + 3.5 * cell) * scale
+    wpage.mouse.move(x, y)
+    assert shown(wpage, "hover-query") == tokens[3]
+    assert shown(wpage, "hover-key") == tokens[5]
+    assert abs(float(shown(wpage, "hover-weight")) - float(weights[1, 2, 3, 5])) <= 5e-5 + 8e-6
+    wpage.mouse.click(x, y)
+    assert model_state(wpage, "query_index")["query_index"] == 3
+    screenshot(wpage, "5_attention_map_heatmap_light")
+
+    wpage.get_by_test_id("view-select").select_option("lines")
+    wpage.get_by_test_id("line-query-1").click()
+    assert model_state(wpage, "view", "query_index") == {"view": "lines", "query_index": 1}
+    _assert_top_keys(wpage, weights, 1, 2, 1)
+    wpage.get_by_test_id("line-query-1").focus()
+    wpage.keyboard.press("Enter")  # Enter on the selected token clears the selection
+    assert model_state(wpage, "query_index")["query_index"] == -1
+    screenshot(wpage, "5_attention_map_lines_light")
+    mount(wpage, AttentionMap(weights, tokens, query_index=7, layer=1), theme="dark")
+    screenshot(wpage, "5_attention_map_dark")
+
+
+def test_attention_map_cross_attention_tokens(wpage) -> None:
+    weights = torch.softmax(torch.randn(3, 6, generator=torch.Generator().manual_seed(1)), -1)
+    source = ["le", "chat", "est", "sur", "le", "tapis"]
+    mount(wpage, AttentionMap(weights, ["the", "cat", "sat"], key_tokens=source, query_index=1))
+    _assert_top_keys(wpage, weights[None, None], 0, 0, 1)
+    assert shown(wpage, "top-1-token") == source[int(weights[1].argmax())]
+
+
+def test_attention_map_large_stays_light(wpage) -> None:
+    """4 layers × 8 heads × 128 tokens: one canvas, a bounded DOM, correct after switching."""
+    weights = _map_weights(4, 8, 128, seed=11)
+    tokens = [f"t{i}" for i in range(128)]
+    mount(wpage, AttentionMap(weights, tokens, query_index=100))
+    assert wpage.locator("canvas").count() == 1
+    nodes = wpage.evaluate("document.querySelectorAll('*').length")
+    assert nodes < 1500, nodes  # 128 × 128 cells would be 16k nodes as SVG
+    wpage.get_by_test_id("layer-select").select_option("3")
+    wpage.get_by_test_id("head-select").select_option("7")
+    _assert_top_keys(wpage, weights, 3, 7, 100)
+    screenshot(wpage, "5_attention_map_128_light")
+
+
+# ----------------------------------------------------------------------------- 6 masks
+
+
+def test_mask_rules_match_attnbook_masks(wpage) -> None:
+    """Every cell of the page's mask rules equals attnbook.masks for many settings."""
+    cases = []
+    for size in (1, 2, 5, 9, 12):
+        for kind in ("none", "causal"):
+            cases.append({"kind": kind, "size": size})
+        for padding in range(size):
+            cases.append({"kind": "padding", "size": size, "padding": padding})
+        for causal in (False, True):
+            for window in range(size):
+                cases.append({"kind": "local", "size": size, "window": window, "causal": causal})
+            for stride in range(1, size + 1):
+                cases.append({"kind": "strided", "size": size, "stride": stride, "causal": causal})
+    got = private_functions(
+        wpage,
+        MaskExplorer,
+        ["mayAttend"],
+        """return arg.map((c) => {
+             const p = { size: c.size, padding: c.padding ?? 0, window: c.window ?? 0,
+                         stride: c.stride ?? 1, causal: c.causal ?? false };
+             return Array.from({ length: c.size }, (_, i) =>
+               Array.from({ length: c.size }, (_, j) => m.mayAttend(c.kind, i, j, p)));
+           });""",
+        cases,
+    )
+    for case, page_mask in zip(cases, got, strict=True):
+        expected = MaskExplorer(max_len=12, **case).mask()
+        assert torch.equal(torch.tensor(page_mask, dtype=torch.bool), expected), case
+
+
+def _assert_mask_page(page) -> None:
+    state = model_state(page, "kind", "size", "window", "stride", "padding", "causal", "query_row")
+    widget = MaskExplorer(max_len=12, **state)
+    mask, weights = widget.mask(), widget.weights()
+    cells = page.evaluate(
+        """() => Array.from(document.querySelectorAll('rect[data-testid^="mask-"]'),
+             (r) => [r.dataset.testid, r.dataset.value])"""
+    )
+    L = state["size"]
+    assert len(cells) == L * L
+    for testid, value in cells:
+        _, i, j = testid.split("-")
+        assert value == ("1" if mask[int(i), int(j)] else "0"), testid
+    i = state["query_row"]
+    for j in range(L):
+        assert_shown(page, f"row-weight-{j}", float(weights[i, j]))
+        assert shown(page, f"row-mask-{j}") == str(bool(mask[i, j]))
+    assert shown(page, "allowed-count") == str(int(mask.sum()))
+    assert_shown(page, "allowed-fraction", float(mask.sum()) / L**2)
+    assert shown(page, "row-allowed") == str(int(mask[i].sum()))
+
+
+def test_mask_controls_match_python(wpage) -> None:
+    mount(wpage, MaskExplorer("causal", size=8, max_len=12))
+    _assert_mask_page(wpage)
+    screenshot(wpage, "6_mask_causal_light")
+    wpage.get_by_test_id("kind-select").select_option("local")
+    press(wpage, "window-input", "ArrowRight")  # window 2
+    _assert_mask_page(wpage)
+    wpage.get_by_test_id("causal-input").check()
+    _assert_mask_page(wpage)
+    wpage.get_by_test_id("kind-select").select_option("strided")
+    press(wpage, "size-input", "End")  # L = 12
+    press(wpage, "stride-input", "ArrowRight")  # stride 4
+    press(wpage, "row-input", "End")  # last query row
+    assert model_state(wpage, "size", "stride")["stride"] == 4
+    _assert_mask_page(wpage)
+    screenshot(wpage, "6_mask_strided_light")
+    wpage.get_by_test_id("kind-select").select_option("padding")
+    press(wpage, "padding-input", "ArrowRight", times=3)  # 5 padded keys
+    _assert_mask_page(wpage)
+    press(wpage, "size-input", "Home")  # L = 1: padding and the row follow it down to 0
+    assert model_state(wpage, "size", "padding", "query_row") == {
+        "size": 1,
+        "padding": 0,
+        "query_row": 0,
+    }
+    _assert_mask_page(wpage)
+    mount(wpage, MaskExplorer("local", size=10, window=2, max_len=12), theme="dark")
+    screenshot(wpage, "6_mask_dark")
+
+
+# ----------------------------------------------------------------------------- 7 positional
+
+
+def _assert_positional_page(page) -> None:
+    state = model_state(page, "freq_index", "position", "other")
+    widget = PositionalExplorer(**state)
+    table = widget.table()
+    i, p = state["freq_index"], state["position"]
+    assert_shown(page, "pe-sin-value", float(table[p, 2 * i]))
+    assert_shown(page, "pe-cos-value", float(table[p, 2 * i + 1]))
+    assert_shown(page, "similarity-value", widget.similarity())
+    assert shown(page, "offset-value") == str(p - state["other"])
+    assert_shown_exp(page, "frequency-value", widget.theta())
+    assert_shown(page, "wavelength-value", 2 * math.pi / widget.theta(), digits=2)
+    x, y = widget.rotate()
+    # RotaryEmbedding keeps float32 tables: allow their rounding on top of the display's.
+    assert abs(float(shown(page, "rope-x-value")) - x) <= 5e-5 + 1e-6
+    assert abs(float(shown(page, "rope-y-value")) - y) <= 5e-5 + 1e-6
+    assert_shown(page, "rope-angle-value", p * widget.theta())
+    xq, yq = widget.rotate(state["other"])
+    assert abs(float(shown(page, "rope-dot-value")) - (x * xq + y * yq)) <= 5e-5 + 2e-6
+    assert_shown(page, "rope-offset-dot-value", widget.rope_dot())
+
+
+def test_positional_controls_match_python(wpage) -> None:
+    mount(wpage, PositionalExplorer())
+    _assert_positional_page(wpage)
+    screenshot(wpage, "7_positional_light")
+    press(wpage, "position-input", "End")
+    press(wpage, "other-input", "Home")
+    press(wpage, "freq-input", "ArrowRight", times=3)
+    assert model_state(wpage, "freq_index", "position", "other") == {
+        "freq_index": 5,
+        "position": 63,
+        "other": 0,
+    }
+    _assert_positional_page(wpage)
+    # Same offset, other place: the similarity and the RoPE dot product do not change.
+    before = (shown(wpage, "similarity-value"), shown(wpage, "rope-offset-dot-value"))
+    press(wpage, "position-input", "ArrowLeft", times=10)
+    press(wpage, "other-input", "ArrowRight", times=10)
+    press(wpage, "other-input", "ArrowLeft", times=20)  # clamps at 0; p - q = 53
+    assert model_state(wpage, "position", "other") == {"position": 53, "other": 0}
+    _assert_positional_page(wpage)
+    assert before != (shown(wpage, "similarity-value"), shown(wpage, "rope-offset-dot-value"))
+    mount(wpage, PositionalExplorer(freq_index=0, position=20, other=10), theme="dark")
+    screenshot(wpage, "7_positional_dark")
+
+
+# ----------------------------------------------------------------------------- 8 cost
+
+BENCH = {
+    "results": [
+        {"L": n, "median_ms": {"naive": 1e-6 * n * n, "tiled": 1.2e-6 * n * n, "linear": 2e-3 * n}}
+        for n in (256, 512, 1024, 2048, 4096)
+    ]
+}
+
+
+def _assert_cost_page(page) -> None:
+    state = model_state(page, "seq_len", "num_heads", "num_layers", "batch_size", "precision")
+    counts = CostExplorer(**state).counts()
+    assert shown(page, "headline-tokens") == format_int(state["seq_len"])
+    assert shown(page, "weights-per-head") == format_int(counts["weights_per_head"])
+    for key, name in (("head", "per_head"), ("layer", "per_layer"), ("total", "total")):
+        assert shown(page, f"weights-{key}") == format_int(counts[f"weights_{name}"])
+        assert shown(page, f"memory-{key}") == format_bytes(counts[f"bytes_{name}"])
+
+
+def test_cost_counts_and_measurements(wpage) -> None:
+    widget = CostExplorer(BENCH, source="synthetic")
+    mount(wpage, widget)
+    assert shown(wpage, "weights-per-head") == "100,000,000"  # 10,000 tokens, one head
+    _assert_cost_page(wpage)
+    slopes = widget.slopes()
+    methods = sorted(slopes)
+    for k, method in enumerate(methods):
+        assert shown(wpage, f"method-{k}") == method
+        assert_shown(wpage, f"slope-{k}", slopes[method], digits=2)
+        assert shown(wpage, f"largest-n-{k}") == "4,096"
+        expected = [r for r in widget.measurements if r["method"] == method][-1]["seconds"]
+        assert_shown_exp(wpage, f"largest-seconds-{k}", expected)
+    screenshot(wpage, "8_cost_light")
+
+    press(wpage, "seq-len-input", "ArrowRight")  # 16,384
+    assert model_state(wpage, "seq_len")["seq_len"] == 16_384
+    _assert_cost_page(wpage)
+    wpage.get_by_test_id("num-heads-input").fill("16")
+    wpage.get_by_test_id("num-layers-input").fill("24")
+    wpage.get_by_test_id("batch-size-input").fill("32")
+    wpage.get_by_test_id("precision-select").select_option("bf16")
+    press(wpage, "seq-len-input", "End")  # 131,072 tokens: 1.6e16 weights, beyond 2^53
+    assert model_state(wpage, "num_heads", "num_layers", "batch_size", "precision") == {
+        "num_heads": 16,
+        "num_layers": 24,
+        "batch_size": 32,
+        "precision": "bf16",
+    }
+    _assert_cost_page(wpage)
+    wpage.get_by_test_id("num-heads-input").fill("0")  # out of range: flagged, model unchanged
+    assert wpage.get_by_test_id("num-heads-input").get_attribute("aria-invalid") == "true"
+    assert model_state(wpage, "num_heads")["num_heads"] == 16
+    mount(wpage, CostExplorer(BENCH, seq_len=4096), theme="dark")
+    screenshot(wpage, "8_cost_dark")
+
+
+def test_cost_without_measurements(wpage) -> None:
+    mount(wpage, CostExplorer(seq_len=1024, precision="int8"))
+    _assert_cost_page(wpage)
+    assert "No measurements" in wpage.get_by_test_id("cost-explorer").inner_text()
