@@ -99,9 +99,14 @@ def _band_output(weights: Tensor, v: Tensor, is_causal: bool, block: int) -> Ten
     return out.view(B, padded, -1)  # (B, nb * block, Ev)
 
 
-def _check_block_size(block_size: object, window: int) -> int:
+def _default_block(window: int, L: int) -> int:
+    """At least the window; at least MIN_BLOCK, unless the whole sequence is shorter."""
+    return max(window, min(MIN_BLOCK, L), 1)
+
+
+def _check_block_size(block_size: object, window: int, L: int) -> int:
     if block_size is None:
-        return max(window, MIN_BLOCK)
+        return _default_block(window, L)
     check_size("block_size", block_size, 1)
     if block_size < window:
         raise ValueError(
@@ -146,7 +151,7 @@ def sliding_window_attention(
         is_causal: Keep only keys at or before the query.
         scale: Factor applied to the scores; ``None`` means ``1 / sqrt(E)``.
         block_size: Positions per block, ``>= window``; ``None`` means
-            ``max(window, 64)``. It changes the speed, not the result.
+            ``max(window, 64)`` (or ``L`` if shorter). It changes the speed, not the result.
 
     Returns:
         The attention output.
@@ -169,7 +174,7 @@ def sliding_window_attention(
     batch = check_qkv(query, key, value)
     check_size("window", window, 0)
     check_bool("is_causal", is_causal)
-    block = _check_block_size(block_size, window)
+    block = _check_block_size(block_size, window, query.shape[-2])
     L, E = query.shape[-2:]
     S, Ev = value.shape[-2:]
     scale = resolve_scale(scale, E)
@@ -283,7 +288,7 @@ def strided_attention(
     Ev = value.shape[-1]
     scale = resolve_scale(scale, E)
     q, k, v = (_flatten(x, batch) for x in (query, key, value))  # (B, L, E|Ev)
-    block = max(local, MIN_BLOCK)
+    block = _default_block(local, L)
     band, band_allowed = _band_scores(q, k, local, is_causal, block, scale)  # (B, P, width)
     band, band_allowed = band[:, :L], band_allowed[:L]  # (B, L, width), padding dropped
     far, far_allowed = _strided_scores(q, k, stride, local, is_causal, scale)  # (B, L, rows)
