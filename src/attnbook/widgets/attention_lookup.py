@@ -86,9 +86,11 @@ class AttentionLookup(anywidget.AnyWidget):
         scaled: bool = True,
         **kwargs: Any,
     ) -> None:
+        key_tokens = list(tokens) if key_tokens is None else key_tokens
+        self._check_together(tokens, key_tokens, query, key, value)
         super().__init__(
             tokens=tokens,
-            key_tokens=list(tokens) if key_tokens is None else key_tokens,
+            key_tokens=key_tokens,
             query=query,
             key=key,
             value=value,
@@ -111,6 +113,22 @@ class AttentionLookup(anywidget.AnyWidget):
                 f"{layout}, got shape {array.shape}"
             )
         return array
+
+    def _check_together(
+        self, tokens: Any, key_tokens: Any, query: Any, key: Any, value: Any
+    ) -> None:
+        """Check all data at once, so a mismatch is blamed on the argument that causes it."""
+        q, k, v = (
+            self._matrix(n, x) for n, x in (("query", query), ("key", key), ("value", value))
+        )
+        if k.shape[1] != q.shape[1]:
+            raise ValueError(
+                f"key: expected E={q.shape[1]} features like query, got shape {k.shape}"
+            )
+        if len(v) != len(k):
+            raise ValueError(f"value: expected {len(k)} rows (S, one per key), got shape {v.shape}")
+        check_tokens(tokens, "tokens", length=len(q), what="row of query")
+        check_tokens(key_tokens, "key_tokens", length=len(k), what="row of key")
 
     def _ready(self, name: str) -> bool:
         return getattr(self, name) is not None
@@ -177,10 +195,12 @@ class AttentionLookup(anywidget.AnyWidget):
         key_tokens: Sequence[str] | None = None,
     ) -> None:
         """Replace all data at once (sizes may change); the query index goes back to 0."""
+        key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
+        self._check_together(tokens, key_tokens, query, key, value)
         with self.hold_trait_notifications():
             self.query_index = 0
             self.tokens = list(tokens)
-            self.key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
+            self.key_tokens = key_tokens
             self.query, self.key, self.value = query, key, value
 
     def _attend(self, query_index: int | None) -> tuple[Tensor, Tensor]:

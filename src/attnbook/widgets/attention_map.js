@@ -60,10 +60,9 @@ function render({ model, el }) {
   const hoverLine = h("div", { class: "attnbook-note attnbook-map-hover" }, [hoverHint, hoverRead]);
   const colorMax = h("span", { "data-testid": "color-max" });
   const legend = h("div", { class: "attnbook-note attnbook-map-legend" }, [
-    "colour: 0 ", h("span", { class: "attnbook-map-ramp" }), " ", colorMax,
-    " (this head's largest weight)",
+    "colour: 0 ", h("span", { class: "attnbook-map-ramp" }), " ", colorMax, " (head's max)",
   ]);
-  const topList = h("ol", { class: "attnbook-map-top", "data-testid": "top-list" });
+  const topList = h("ol", { class: "attnbook-map-top", "data-testid": "top-list" });  // ranks drawn as text
   const selected = h("div", { class: "attnbook-map-selected", "data-testid": "selected-token" });
   const side = h("div", { class: "attnbook-map-side" }, [
     queryCtl.row, selected, topList,
@@ -256,6 +255,7 @@ function render({ model, el }) {
     const k = Math.min(model.get("top_k"), row.length);
     order.slice(0, k).forEach((j, rank) => {
       topList.append(h("li", {}, [
+        h("span", { class: "attnbook-map-rank", text: `${rank + 1}.` }),
         h("span", { class: "attnbook-map-key" }, [
           h("span", { "data-testid": `top-${rank + 1}-token`, text: keyTokens[j] }),
           h("span", { class: "attnbook-map-index", text: " #" }),
@@ -287,6 +287,8 @@ function render({ model, el }) {
     const view = model.get("view");
     viewCtl.select.value = view;
     heatBox.hidden = view !== "heatmap";
+    legend.hidden = view !== "heatmap";
+    hoverLine.hidden = view !== "heatmap";
     linesBox.hidden = view !== "lines";
     if (view === "heatmap") drawHeatmap();
     else drawLines();

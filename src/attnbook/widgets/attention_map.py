@@ -102,10 +102,12 @@ class AttentionMap(anywidget.AnyWidget):
         top_k: int = 5,
         **kwargs: Any,
     ) -> None:
+        key_tokens = list(tokens) if key_tokens is None else key_tokens
+        weights = self._check_together(weights, tokens, key_tokens)
         super().__init__(
             weights=weights,
             tokens=tokens,
-            key_tokens=list(tokens) if key_tokens is None else key_tokens,
+            key_tokens=key_tokens,
             layer=layer,
             head=head,
             query_index=query_index,
@@ -114,16 +116,9 @@ class AttentionMap(anywidget.AnyWidget):
             **kwargs,
         )
 
-    def _shape(self) -> tuple[int, int, int, int] | None:
-        """(layers, heads, L, S) of the weights, once they are valid."""
-        w = self.weights
-        return tuple(w.shape) if isinstance(w, np.ndarray) and w.ndim == 4 else None
-
-    @traitlets.validate("weights")
-    def _valid_weights(self, proposal: traitlets.Bunch) -> np.ndarray:
-        w = as_float_array(
-            proposal["value"], "weights", ndim=(2, 3, 4), layout="(layers, heads, L, S)"
-        )
+    @staticmethod
+    def _convert(value: Any) -> np.ndarray:
+        w = as_float_array(value, "weights", ndim=(2, 3, 4), layout="(layers, heads, L, S)")
         w = w.reshape((1,) * (4 - w.ndim) + w.shape)  # (layers, heads, L, S)
         layers, heads, L, S = w.shape
         if L > MAX_TOKENS or S > MAX_TOKENS or w.size > MAX_ENTRIES:
@@ -137,13 +132,31 @@ class AttentionMap(anywidget.AnyWidget):
                 f"weights: expected attention weights in [0, 1] (after softmax), got values "
                 f"in [{low:.4g}, {high:.4g}]; pass softmax(scores), not the scores"
             )
+        return np.clip(w, 0.0, 1.0)
+
+    def _check_together(self, weights: Any, tokens: Any, key_tokens: Any) -> np.ndarray:
+        """Check weights and tokens at once, so a mismatch is blamed on the tokens."""
+        w = self._convert(weights)
+        check_tokens(tokens, "tokens", length=w.shape[2], what="query row (L)")
+        check_tokens(key_tokens, "key_tokens", length=w.shape[3], what="key column (S)")
+        return w
+
+    def _shape(self) -> tuple[int, int, int, int] | None:
+        """(layers, heads, L, S) of the weights, once they are valid."""
+        w = self.weights
+        return tuple(w.shape) if isinstance(w, np.ndarray) and w.ndim == 4 else None
+
+    @traitlets.validate("weights")
+    def _valid_weights(self, proposal: traitlets.Bunch) -> np.ndarray:
+        w = self._convert(proposal["value"])
+        L, S = w.shape[2:]
         for name, count, what in (("tokens", L, "L"), ("key_tokens", S, "S")):
             tokens = getattr(self, name)
             if isinstance(tokens, (list, tuple)) and len(tokens) != count:
                 raise ValueError(
                     f"weights: expected {what}={len(tokens)} to match {name}, got shape {w.shape}"
                 )
-        return np.clip(w, 0.0, 1.0)
+        return w
 
     @traitlets.validate("tokens")
     def _valid_tokens(self, proposal: traitlets.Bunch) -> list[str]:
@@ -190,11 +203,13 @@ class AttentionMap(anywidget.AnyWidget):
         self, weights: Any, tokens: Sequence[str], key_tokens: Sequence[str] | None = None
     ) -> None:
         """Replace weights and tokens at once (sizes may change); selections reset to 0 / none."""
+        key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
+        weights = self._check_together(weights, tokens, key_tokens)
         with self.hold_trait_notifications():
             self.layer = self.head = 0
             self.query_index = -1
             self.tokens = list(tokens)
-            self.key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
+            self.key_tokens = key_tokens
             self.weights = weights
 
     def shown_weights(self) -> np.ndarray:

@@ -85,7 +85,9 @@ function render({ model, el }) {
     ["angle", "θ (degrees)"], ["projection", "projection of b on a = a·b / |a|"],
   ]) {
     values[key] = h("dd", { "data-testid": `${key}-value` });
-    readout.append(h("dt", { text: label }), values[key]);
+    const swatch = key === "projection"
+      ? h("span", { class: "attnbook-swatch", style: "background: var(--ab-c)" }) : null;
+    readout.append(h("dt", {}, [swatch, label]), values[key]);
   }
   const formula = h("div", { class: "attnbook-note", "data-testid": "dot-formula" });
   controls.append(readout, formula);

@@ -56,13 +56,16 @@ class DotProductExplorer(anywidget.AnyWidget):
         step: float = 0.05,
         **kwargs: Any,
     ) -> None:
+        # Check in order (the canvas, then the vectors on it), so errors name the argument at fault.
+        extent = check_number(extent, "extent", low=0.1, high=1000.0)
+        a, b = self._check_vector(a, "a", extent), self._check_vector(b, "b", extent)
         super().__init__(a=a, b=b, extent=extent, step=step, **kwargs)
 
-    def _check_vector(self, value: Any, name: str) -> list[float]:
+    def _check_vector(self, value: Any, name: str, extent: float | None = None) -> list[float]:
         vector = as_float_array(value, name, ndim=1, layout="(x, y)")
         if vector.shape != (2,):
             raise ValueError(f"{name}: expected a 2-D vector (x, y), got shape {vector.shape}")
-        limit = float(self.extent)
+        limit = float(self.extent if extent is None else extent)
         if (abs(vector) > limit).any():
             raise ValueError(
                 f"{name}: expected coordinates in [-extent, extent] = [{-limit}, {limit}], "

@@ -91,9 +91,17 @@ class MaskExplorer(anywidget.AnyWidget):
         scores: Any = None,
         **kwargs: Any,
     ) -> None:
-        check_number(size, "size", low=1, high=MAX_LEN, integer=True)
         if scores is None:
             check_number(max_len, "max_len", low=2, high=MAX_LEN, integer=True)
+        else:
+            max_len = len(as_float_array(scores, "scores", ndim=2, layout="(max_len, max_len)"))
+        # The controls depend on each other: check them in order, naming the one at fault.
+        check_number(size, "size", low=1, high=max_len, integer=True)
+        padding = min(2, size - 1) if padding is None else padding
+        query_row = size - 1 if query_row is None else query_row
+        check_number(padding, "padding", low=0, high=size - 1, integer=True)
+        check_number(query_row, "query_row", low=0, high=size - 1, integer=True)
+        if scores is None:
             generator = torch.Generator().manual_seed(seed)
             scores = torch.randn(max_len, max_len, generator=generator, dtype=torch.float64)
             scores = scores.round(decimals=4)  # (max_len, max_len): both sides use these digits
@@ -103,9 +111,9 @@ class MaskExplorer(anywidget.AnyWidget):
             size=size,
             window=window,
             stride=stride,
-            padding=min(2, size - 1) if padding is None else padding,
+            padding=padding,
             causal=causal,
-            query_row=size - 1 if query_row is None else query_row,
+            query_row=query_row,
             **kwargs,
         )
 

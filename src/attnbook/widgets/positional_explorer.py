@@ -78,6 +78,12 @@ class PositionalExplorer(anywidget.AnyWidget):
         rope_vector: Sequence[float] = (1.0, 0.0),
         **kwargs: Any,
     ) -> None:
+        # The controls depend on each other: check them in order, naming the one at fault.
+        check_number(embed_dim, "embed_dim", low=2, high=512, integer=True)
+        check_number(max_len, "max_len", low=2, high=256, integer=True)
+        check_number(freq_index, "freq_index", low=0, high=embed_dim // 2 - 1, integer=True)
+        check_number(position, "position", low=0, high=max_len - 1, integer=True)
+        check_number(other, "other", low=0, high=max_len - 1, integer=True)
         super().__init__(
             embed_dim=embed_dim,
             max_len=max_len,

@@ -65,9 +65,10 @@ class SoftmaxExplorer(anywidget.AnyWidget):
         temperature: float = 1.0,
         **kwargs: Any,
     ) -> None:
+        count = len(as_float_array(scores, "scores", ndim=1, layout="(S,)"))
         if labels is None:
-            count = len(as_float_array(scores, "scores", ndim=1, layout="(S,)"))
             labels = [f"token {i}" for i in range(count)]
+        check_tokens(labels, "labels", length=count, what="score")  # before both are stored
         super().__init__(scores=scores, labels=labels, temperature=temperature, **kwargs)
 
     @traitlets.validate("scores")
