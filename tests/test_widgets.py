@@ -610,3 +610,24 @@ def test_cost_validation() -> None:
         CostExplorer(seq_len_choices=[8, 4], seq_len=8)
     w = CostExplorer(seq_len_choices=[1000, 2000], seq_len=1000)
     assert w.counts()["weights_per_head"] == 1_000_000
+
+
+def test_benchmark_rows_are_filtered() -> None:
+    """The layout of benchmarks/efficient_attention.py: several modes per method, some errors."""
+    rows = [
+        {"method": m, "mode": mode, "causal": False, "n": n, "median_ms": t}
+        for m, t in (("tiled", 1.0), ("naive", 2.0))
+        for mode in ("forward", "forward_backward")
+        for n in (512, 1024)
+    ]
+    rows.append({"method": "naive", "mode": "forward", "causal": False, "n": 8192, "error": "oom"})
+    with pytest.raises(ValueError, match="several for method 'tiled' at n=512"):
+        measurements_from_benchmark({"results": rows})
+    records = measurements_from_benchmark({"results": rows}, where={"mode": "forward"})
+    assert [(r["method"], r["n"]) for r in records] == [
+        ("naive", 512),
+        ("naive", 1024),
+        ("tiled", 512),
+        ("tiled", 1024),
+    ]
+    assert len(CostExplorer({"results": rows}, where={"mode": "forward"}).measurements) == 4

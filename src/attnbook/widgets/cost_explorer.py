@@ -37,7 +37,9 @@ def _row_length(row: Mapping[str, Any], where: str) -> Any:
     )
 
 
-def measurements_from_benchmark(source: Any) -> list[dict[str, Any]]:
+def measurements_from_benchmark(
+    source: Any, where: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Turn benchmark results into ``{method, n, seconds}`` records for :class:`CostExplorer`.
 
     Accepted, as a mapping or a path to a JSON file holding one:
@@ -49,23 +51,29 @@ def measurements_from_benchmark(source: Any) -> list[dict[str, Any]]:
       method to time under ``median_s`` or ``median_ms`` — the layout the
       scripts in ``benchmarks/`` write.
 
+    Rows with an ``error`` key (cases a benchmark skipped or that failed) are
+    left out. When a benchmark has several rows per method and length (e.g.
+    forward and backward), pick one with ``where``.
+
     Introduced in chapter 15 (the cost of attention).
 
     Args:
         source: The records, the parsed JSON, or a ``str``/``os.PathLike`` path.
+        where: Keep only rows whose values equal these, e.g. ``{"mode": "forward"}``.
 
     Returns:
         Records sorted by method then length, with ``n`` an ``int`` and ``seconds`` a ``float``.
 
     Raises:
         TypeError: ``source`` is of another type.
-        ValueError: The layout is not one of the above.
+        ValueError: The layout is not one of the above, or a method has two rows at one length.
 
     Example:
         >>> rows = {"results": [{"L": 256, "median_ms": {"naive": 2.0, "tiled": 1.5}}]}
         >>> measurements_from_benchmark(rows)
         [{'method': 'naive', 'n': 256, 'seconds': 0.002}, {'method': 'tiled', 'n': 256, 'seconds': 0.0015}]
     """
+    keep = where
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -88,6 +96,8 @@ def measurements_from_benchmark(source: Any) -> list[dict[str, Any]]:
         where = f"benchmark results[{index}]"
         if not isinstance(row, Mapping):
             raise ValueError(f"{where}: expected a mapping, got {type(row).__name__}")
+        if "error" in row or any(row.get(k) != v for k, v in (keep or {}).items()):
+            continue
         n = _row_length(row, where)
         if "method" in row:
             for key, unit in _SECONDS_KEYS:
@@ -106,6 +116,15 @@ def measurements_from_benchmark(source: Any) -> list[dict[str, Any]]:
                 f"{where}: expected 'method' and a time, or a mapping under 'median_s' or "
                 f"'median_ms', got keys {list(row)}"
             )
+    seen = set()
+    for record in records:
+        key = (record["method"], record["n"])
+        if key in seen:
+            raise ValueError(
+                f"benchmark: expected one row per method and length, got several for "
+                f"method {key[0]!r} at n={key[1]}; choose rows with where={{...}}"
+            )
+        seen.add(key)
     return _check_records(records)
 
 
@@ -157,6 +176,7 @@ class CostExplorer(anywidget.AnyWidget):
     Args:
         benchmark: Measured times: anything :func:`measurements_from_benchmark`
             reads (records, a benchmark JSON mapping, or a path), or ``None``.
+        where: Which rows of the benchmark to use, e.g. ``{"mode": "forward", "causal": False}``.
         seq_len: The length ``L`` shown first; one of ``seq_len_choices``.
         num_heads: Heads per layer, 1 to 128.
         num_layers: Layers, 1 to 128.
@@ -189,6 +209,7 @@ class CostExplorer(anywidget.AnyWidget):
         self,
         benchmark: Any = None,
         *,
+        where: Mapping[str, Any] | None = None,
         seq_len: int = 10_000,
         num_heads: int = 8,
         num_layers: int = 6,
@@ -198,7 +219,7 @@ class CostExplorer(anywidget.AnyWidget):
         source: str = "",
         **kwargs: Any,
     ) -> None:
-        records = [] if benchmark is None else measurements_from_benchmark(benchmark)
+        records = [] if benchmark is None else measurements_from_benchmark(benchmark, where)
         super().__init__(
             seq_len_choices=list(seq_len_choices),
             seq_len=seq_len,
