@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -214,8 +215,8 @@ def test_number_formats_match_python(wpage) -> None:
 # ----------------------------------------------------------------------------- 1 dot product
 
 
-def _assert_dot_readouts(page) -> None:
-    state = model_state(page, "a", "b")
+def _assert_dot_readouts(page, state: dict[str, Any] | None = None) -> None:
+    state = state or model_state(page, "a", "b")
     q = DotProductExplorer(a=state["a"], b=state["b"]).quantities()
     assert_shown(page, "dot-value", q["dot"])
     assert_shown(page, "norm-a-value", q["norm_a"])
@@ -266,8 +267,8 @@ def test_dot_product_zero_vector_is_undefined(wpage) -> None:
 # ----------------------------------------------------------------------------- 2 softmax
 
 
-def _assert_softmax_readouts(page) -> SoftmaxExplorer:
-    state = model_state(page, "scores", "temperature", "labels")
+def _assert_softmax_readouts(page, state: dict[str, Any] | None = None) -> SoftmaxExplorer:
+    state = state or model_state(page, "scores", "temperature", "labels")
     widget = SoftmaxExplorer(**state)
     probs = widget.probabilities().tolist()
     naive_exp = widget.naive_exponentials().tolist()
@@ -356,10 +357,10 @@ def private_functions(page, widget_class, names: list[str], calls: str, arg: Any
 # ----------------------------------------------------------------------------- 3 scaling
 
 
-def _assert_scaling_readouts(page) -> None:
-    state = model_state(page, "dim_index")
-    widget = ScalingExplorer()
-    widget.dim_index = state["dim_index"]
+def _assert_scaling_readouts(page, widget: ScalingExplorer | None = None) -> None:
+    if widget is None:
+        widget = ScalingExplorer()
+        widget.dim_index = model_state(page, "dim_index")["dim_index"]
     stats = widget.statistics()
     assert shown(page, "dk-value") == str(widget.d_k)
     for kind in ("raw", "scaled"):
@@ -438,12 +439,14 @@ def _map_weights(layers: int, heads: int, L: int, seed: int = 5) -> torch.Tensor
 
 
 def _assert_top_keys(page, weights: torch.Tensor, layer: int, head: int, i: int, k: int = 5):
+    """The listed keys are the row's largest weights, ties to the lower index, as shown."""
     row = weights[layer, head, i].double()  # (S,)
-    top = torch.topk(row, k)
-    for rank, (j, w) in enumerate(zip(top.indices.tolist(), top.values.tolist(), strict=True)):
+    shown_row = torch.round(row * 65535) / 65535  # the page's uint16 copy
+    order = sorted(range(len(row)), key=lambda j: (-float(shown_row[j]), j))[:k]
+    for rank, j in enumerate(order):
         assert int(shown(page, f"top-{rank + 1}-index")) == j
         # uint16 transport (<= 7.7e-6) plus rounding to 4 decimals (<= 5e-5)
-        assert abs(float(shown(page, f"top-{rank + 1}-weight")) - w) <= 5e-5 + 8e-6
+        assert abs(float(shown(page, f"top-{rank + 1}-weight")) - float(row[j])) <= 5e-5 + 8e-6
 
 
 def test_attention_map_select_hover_and_lines(wpage) -> None:
@@ -553,9 +556,13 @@ def test_mask_rules_match_attnbook_masks(wpage) -> None:
         assert torch.equal(torch.tensor(page_mask, dtype=torch.bool), expected), case
 
 
-def _assert_mask_page(page) -> None:
-    state = model_state(page, "kind", "size", "window", "stride", "padding", "causal", "query_row")
-    widget = MaskExplorer(max_len=12, **state)
+MASK_CONTROLS = ("kind", "size", "window", "stride", "padding", "causal", "query_row")
+
+
+def _assert_mask_page(page, widget: MaskExplorer | None = None) -> None:
+    if widget is None:
+        widget = MaskExplorer(max_len=12, **model_state(page, *MASK_CONTROLS))
+    state = {name: getattr(widget, name) for name in MASK_CONTROLS}
     mask, weights = widget.mask(), widget.weights()
     cells = page.evaluate(
         """() => Array.from(document.querySelectorAll('rect[data-testid^="mask-"]'),
@@ -608,9 +615,10 @@ def test_mask_controls_match_python(wpage) -> None:
 # ----------------------------------------------------------------------------- 7 positional
 
 
-def _assert_positional_page(page) -> None:
-    state = model_state(page, "freq_index", "position", "other")
-    widget = PositionalExplorer(**state)
+def _assert_positional_page(page, widget: PositionalExplorer | None = None) -> None:
+    if widget is None:
+        widget = PositionalExplorer(**model_state(page, "freq_index", "position", "other"))
+    state = {name: getattr(widget, name) for name in ("freq_index", "position", "other")}
     table = widget.table()
     i, p = state["freq_index"], state["position"]
     assert_shown(page, "pe-sin-value", float(table[p, 2 * i]))
@@ -664,8 +672,11 @@ BENCH = {
 }
 
 
-def _assert_cost_page(page) -> None:
-    state = model_state(page, "seq_len", "num_heads", "num_layers", "batch_size", "precision")
+COST_CONTROLS = ("seq_len", "num_heads", "num_layers", "batch_size", "precision")
+
+
+def _assert_cost_page(page, state: dict[str, Any] | None = None) -> None:
+    state = state or model_state(page, *COST_CONTROLS)
     counts = CostExplorer(**state).counts()
     assert shown(page, "headline-tokens") == format_int(state["seq_len"])
     assert shown(page, "weights-per-head") == format_int(counts["weights_per_head"])
@@ -715,3 +726,192 @@ def test_cost_without_measurements(wpage) -> None:
     mount(wpage, CostExplorer(seq_len=1024, precision="int8"))
     _assert_cost_page(wpage)
     assert "No measurements" in wpage.get_by_test_id("cost-explorer").inner_text()
+
+
+# ----------------------------------------------------------------------------- the built book
+#
+# The same checks through the real page: Jupyter Book's saved widget state, the
+# vendored widget manager and anywidget's front end, offline. The data each widget
+# got in Python is read back from the page's saved state (what "the tensor passed
+# in" became), and the `page` fixture fails on any request that leaves the site and
+# on any console or page error.
+
+GALLERY = "notebooks/A1_widget_gallery.html"
+WIDGETS = {
+    "dot-product-explorer": "DotProductExplorer",
+    "softmax-explorer": "SoftmaxExplorer",
+    "scaling-explorer": "ScalingExplorer",
+    "attention-lookup": "AttentionLookup",
+    "attention-map": "AttentionMap",
+    "mask-explorer": "MaskExplorer",
+    "positional-explorer": "PositionalExplorer",
+    "cost-explorer": "CostExplorer",
+}
+
+
+@pytest.fixture
+def gallery(page):
+    """The built gallery page, once every widget has rendered."""
+    page.goto(f"{page.base_url}/{GALLERY}")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.attnbook-widget').length >= n",
+        arg=len(WIDGETS),
+        timeout=30_000,
+    )
+    return page
+
+
+def saved_state(page, class_name: str) -> dict[str, Any]:
+    """The saved state of the page's one ``class_name`` widget, binary buffers decoded."""
+    model = page.evaluate(
+        """(name) => {
+          const script = document.querySelector(
+            'script[type="application/vnd.jupyter.widget-state+json"]');
+          const models = Object.values(JSON.parse(script.textContent).state);
+          return models.find((m) => String(m.state._anywidget_id || "").endsWith("." + name))
+            || null;
+        }""",
+        class_name,
+    )
+    assert model, f"{class_name} is not in the saved widget state of {GALLERY}"
+    state = model["state"]
+    for buffer in model.get("buffers", []):
+        target = state
+        for key in buffer["path"][:-1]:
+            target = target[key]
+        target[buffer["path"][-1]] = base64.b64decode(buffer["data"])
+    return state
+
+
+@pytest.mark.book
+def test_gallery_shows_every_widget(gallery) -> None:
+    found = gallery.evaluate(
+        "[...document.querySelectorAll('.attnbook-widget')].map((e) => e.dataset.testid)"
+    )
+    assert sorted(found) == sorted(WIDGETS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for testid in WIDGETS:
+        root = gallery.get_by_test_id(testid)
+        box = root.bounding_box()
+        assert box["width"] > 300 and box["height"] > 150, (testid, box)
+        root.screenshot(path=str(SHOTS / f"book_{testid}.png"))
+
+
+@pytest.mark.book
+def test_gallery_dot_product(gallery) -> None:
+    root = gallery.get_by_test_id("dot-product-explorer")
+    saved = saved_state(gallery, "DotProductExplorer")
+    _assert_dot_readouts(root, {"a": saved["a"], "b": saved["b"]})
+    press(root, "a-x-input", "ArrowLeft", times=2)
+    a = [round(saved["a"][0] - 2 * saved["step"], 10), saved["a"][1]]
+    assert shown(root, "a-x-value") == format_fixed(a[0], 2)
+    _assert_dot_readouts(root, {"a": a, "b": saved["b"]})
+
+
+@pytest.mark.book
+def test_gallery_softmax(gallery) -> None:
+    root = gallery.get_by_test_id("softmax-explorer")
+    saved = saved_state(gallery, "SoftmaxExplorer")
+    state = {k: saved[k] for k in ("scores", "labels", "temperature")}
+    _assert_softmax_readouts(root, state)
+    press(root, "temperature-input", "ArrowRight", times=2)
+    state["temperature"] = round(saved["temperature"] + 2 * saved["temperature_step"], 10)
+    _assert_softmax_readouts(root, state)
+    root.get_by_test_id("overflow-demo").click()
+    state["scores"] = [800.0, *saved["scores"][1:]]
+    _assert_softmax_readouts(root, state)
+    assert shown(root, "naive-exp-0") == "Infinity"
+
+
+@pytest.mark.book
+def test_gallery_scaling(gallery) -> None:
+    root = gallery.get_by_test_id("scaling-explorer")
+    saved = saved_state(gallery, "ScalingExplorer")
+    widget = ScalingExplorer(
+        saved["dims"],
+        num_queries=saved["num_queries"],
+        num_keys=saved["num_keys"],
+        seed=saved["seed"],
+        d_k=saved["dims"][saved["dim_index"]],
+    )
+    assert widget.scores == saved["scores"]  # the shipped samples are reproducible
+    _assert_scaling_readouts(root, widget)
+    press(root, "dk-input", "ArrowRight")
+    widget.dim_index += 1
+    _assert_scaling_readouts(root, widget)
+
+
+@pytest.mark.book
+def test_gallery_lookup(gallery) -> None:
+    root = gallery.get_by_test_id("attention-lookup")
+    saved = saved_state(gallery, "AttentionLookup")
+    q, k, v = (torch.tensor(saved[n], dtype=torch.float64) for n in ("query", "key", "value"))
+    for i in (0, len(saved["tokens"]) - 1):
+        root.get_by_test_id(f"query-token-{i}").click()
+        assert shown(root, "query-token") == saved["tokens"][i]
+        weights = torch.softmax(q[i] @ k.T / math.sqrt(q.shape[-1]), dim=-1)  # (S,)
+        for j, w in enumerate(weights.tolist()):
+            assert_shown(root, f"weight-{j}", w)
+        for d, o in enumerate((weights @ v).tolist()):
+            assert_shown(root, f"output-{d}", o)
+
+
+@pytest.mark.book
+def test_gallery_attention_map(gallery) -> None:
+    root = gallery.get_by_test_id("attention-map")
+    saved = saved_state(gallery, "AttentionMap")
+    packed = saved["weights"]
+    weights = torch.tensor(
+        np.frombuffer(packed["data"], dtype="<u2").astype(np.float64) / packed["levels"]
+    ).reshape(packed["shape"])  # (layers, heads, L, S): what Python passed, to 7.7e-6
+    layer, head = packed["shape"][0] - 1, packed["shape"][1] - 1
+    root.get_by_test_id("layer-select").select_option(str(layer))
+    root.get_by_test_id("head-select").select_option(str(head))
+    root.get_by_test_id("query-select").select_option("3")
+    _assert_top_keys(root, weights, layer, head, 3)
+    root.get_by_test_id("view-select").select_option("lines")
+    root.get_by_test_id("line-query-5").click()
+    _assert_top_keys(root, weights, layer, head, 5)
+
+
+@pytest.mark.book
+def test_gallery_masks(gallery) -> None:
+    root = gallery.get_by_test_id("mask-explorer")
+    saved = saved_state(gallery, "MaskExplorer")
+    widget = MaskExplorer(scores=saved["scores"], **{n: saved[n] for n in MASK_CONTROLS})
+    _assert_mask_page(root, widget)
+    root.get_by_test_id("kind-select").select_option("local")
+    press(root, "window-input", "ArrowRight")
+    widget.kind, widget.window = "local", saved["window"] + 1
+    _assert_mask_page(root, widget)
+
+
+@pytest.mark.book
+def test_gallery_positional(gallery) -> None:
+    root = gallery.get_by_test_id("positional-explorer")
+    saved = saved_state(gallery, "PositionalExplorer")
+    names = ("embed_dim", "max_len", "base", "freq_index", "position", "other", "rope_vector")
+    widget = PositionalExplorer(**{n: saved[n] for n in names})
+    _assert_positional_page(root, widget)
+    press(root, "position-input", "End")
+    press(root, "freq-input", "ArrowRight")
+    widget.position, widget.freq_index = saved["max_len"] - 1, saved["freq_index"] + 1
+    _assert_positional_page(root, widget)
+
+
+@pytest.mark.book
+def test_gallery_cost(gallery) -> None:
+    root = gallery.get_by_test_id("cost-explorer")
+    saved = saved_state(gallery, "CostExplorer")
+    state = {n: saved[n] for n in COST_CONTROLS}
+    _assert_cost_page(root, state)
+    press(root, "seq-len-input", "ArrowRight")
+    choices = saved["seq_len_choices"]
+    state["seq_len"] = choices[choices.index(saved["seq_len"]) + 1]
+    _assert_cost_page(root, state)
+    slopes = CostExplorer(saved["measurements"]).slopes()
+    for k, method in enumerate(sorted(slopes)):
+        assert shown(root, f"method-{k}") == method
+        if math.isfinite(slopes[method]):
+            assert_shown(root, f"slope-{k}", slopes[method], digits=2)
