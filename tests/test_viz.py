@@ -56,6 +56,13 @@ def test_weights_bar_decimals_highlight_and_given_axes():
     assert ax.patches[0].get_facecolor() != ax.patches[1].get_facecolor()
 
 
+def test_weights_bar_leaves_room_for_the_printed_values():
+    ax = viz.plot_weights_bar(["a", "b", "c"], [-1.5, 0.5, 3.0], percent=False)
+    bottom, top = ax.get_ylim()
+    assert bottom < -1.5 and top > 3.0
+    assert viz.plot_weights_bar(["a"], [0.4]).get_ylim()[0] == 0.0
+
+
 def test_weights_bar_on_a_cuda_tensor_if_present(device):
     weights = torch.tensor([0.5, 0.5], device=device)
     ax = viz.plot_weights_bar(["x", "y"], weights)

@@ -141,8 +141,10 @@ def plot_weights_bar(
     ax.set_xticks(positions, labels)
     ax.set_xlabel("token")
     ax.set_ylabel(ylabel)
-    top = float(values.max()) if len(values) else 1.0
-    ax.set_ylim(min(0.0, float(values.min(initial=0.0))), top * 1.18 if top > 0 else 1.0)
+    # Head-room above (and below, for negative values) for the printed values.
+    top, bottom = float(values.max(initial=0.0)), float(values.min(initial=0.0))
+    span = (top - bottom) or 1.0
+    ax.set_ylim(bottom - 0.12 * span if bottom < 0 else 0.0, top + 0.12 * span)
     if title is not None:
         ax.set_title(title)
     return ax
