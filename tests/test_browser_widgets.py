@@ -733,8 +733,8 @@ def test_cost_without_measurements(wpage) -> None:
 # The same checks through the real page: Jupyter Book's saved widget state, the
 # vendored widget manager and anywidget's front end, offline. The data each widget
 # got in Python is read back from the page's saved state (what "the tensor passed
-# in" became), and the `page` fixture fails on any request that leaves the site and
-# on any console or page error.
+# in" became), and the `gallery` fixture fails on any request that leaves the site
+# and on any console or page error.
 
 GALLERY = "notebooks/A1_widget_gallery.html"
 WIDGETS = {
@@ -749,17 +749,30 @@ WIDGETS = {
 }
 
 
-@pytest.fixture
-def gallery(page):
-    """The built gallery page, once every widget has rendered."""
-    page.goto(f"{page.base_url}/{GALLERY}")
+@pytest.fixture(scope="module")
+def gallery(browser, book_server):
+    """The built gallery page, once every widget has rendered, shared by the book tests.
+
+    Loading it once keeps these tests quick; each test moves only its own widget's
+    controls. Like the ``page`` fixture, it fails on any request that leaves the
+    site and on any console or page error, checked when the module is done.
+    """
+    from browser_support import watch
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log = watch(page, book_server)
+    page.goto(f"{book_server}/{GALLERY}")
     page.wait_for_load_state("networkidle")
     page.wait_for_function(
         "n => document.querySelectorAll('.attnbook-widget').length >= n",
         arg=len(WIDGETS),
         timeout=30_000,
     )
-    return page
+    yield page
+    problems = log.problems()
+    context.close()
+    assert not problems, "\n".join(problems)
 
 
 def saved_state(page, class_name: str) -> dict[str, Any]:

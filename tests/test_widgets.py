@@ -631,3 +631,67 @@ def test_benchmark_rows_are_filtered() -> None:
         ("tiled", 1024),
     ]
     assert len(CostExplorer({"results": rows}, where={"mode": "forward"}).measurements) == 4
+
+
+# ----------------------------------------------------------------------------- a live kernel
+
+
+@pytest.mark.slow
+def test_widgets_react_in_a_live_kernel() -> None:
+    """In a real kernel, a widget displays as a widget view and takes updates from a front end.
+
+    The test plays the front end: it sends the comm message a browser sends when the
+    reader moves the temperature slider, then reads the state back in the kernel.
+    """
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+
+        def run(code: str) -> list[dict]:
+            msg_id = client.execute(code)
+            replies = []
+            while True:
+                msg = client.get_iopub_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    return replies
+                replies.append(msg)
+
+        def value(code: str) -> str:
+            out = [m for m in run(code) if m["msg_type"] == "execute_result"]
+            assert out, f"no result for {code!r}"
+            return out[0]["content"]["data"]["text/plain"]
+
+        shown = run(
+            "from attnbook.widgets import SoftmaxExplorer\n"
+            "w = SoftmaxExplorer(scores=[2.0, 1.0, 0.1])\n"
+            "w"
+        )
+        views = [
+            m["content"]["data"]["application/vnd.jupyter.widget-view+json"]
+            for m in shown
+            if m["msg_type"] == "execute_result"
+        ]
+        model_id = value("w.model_id").strip("'")
+        assert views and views[0]["model_id"] == model_id
+
+        client.session.send(
+            client.shell_channel.socket,
+            "comm_msg",
+            {
+                "comm_id": model_id,
+                "data": {"method": "update", "state": {"temperature": 2.0}, "buffer_paths": []},
+            },
+        )
+        for _ in range(50):  # the update is handled asynchronously by the kernel
+            if value("w.temperature") == "2.0":
+                break
+        assert value("w.temperature") == "2.0"
+        expected = torch.softmax(torch.tensor([2.0, 1.0, 0.1], dtype=torch.float64) / 2, 0)
+        got = value("[round(p, 12) for p in w.probabilities().tolist()]")
+        assert json.loads(got) == [round(p, 12) for p in expected.tolist()]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -55,7 +55,8 @@ class ScalingExplorer(anywidget.AnyWidget):
     num_keys = traitlets.Int(16).tag(sync=True)
     seed = traitlets.Int(0).tag(sync=True)
     dim_index = traitlets.Int(0).tag(sync=True)
-    scores = traitlets.List(traitlets.List(traitlets.Float()), read_only=True).tag(sync=True)
+    # One flat, query-major list per key size; made by _generate, so not checked per element.
+    scores = traitlets.List(read_only=True).tag(sync=True)
 
     def __init__(
         self,
@@ -67,6 +68,7 @@ class ScalingExplorer(anywidget.AnyWidget):
         d_k: int = 64,
         **kwargs: Any,
     ) -> None:
+        self._constructed = False  # generate once, after every argument is set
         dims = list(dims)
         if d_k not in dims:
             raise ValueError(f"d_k: expected one of dims={dims}, got {d_k!r}")
@@ -78,6 +80,7 @@ class ScalingExplorer(anywidget.AnyWidget):
             dim_index=dims.index(d_k),
             **kwargs,
         )
+        self._constructed = True
         self._generate()
 
     @traitlets.validate("dims")
@@ -107,6 +110,8 @@ class ScalingExplorer(anywidget.AnyWidget):
 
     @traitlets.observe("dims", "num_queries", "num_keys", "seed")
     def _regenerate(self, change: traitlets.Bunch) -> None:
+        if not self._constructed:
+            return
         if self.dim_index >= len(self.dims):
             self.dim_index = len(self.dims) - 1
         self._generate()
