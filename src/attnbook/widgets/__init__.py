@@ -5,7 +5,7 @@ state) and a small JavaScript module that draws it and recomputes what the
 reader changes. Because the arithmetic runs in the page, the widgets keep
 working in the static HTML book with no kernel and no network, as well as in
 Jupyter and on Colab. Every displayed number sits in an element with a
-``data-testid`` and uses one of the formats of :mod:`attnbook.widgets._base`;
+``data-testid`` and uses one of the formats of ``attnbook.widgets._base``;
 each class has Python methods that compute what its page shows.
 
 The appendix's widget gallery shows all eight; each class names the chapter that uses it.

@@ -21,7 +21,7 @@ class DotProductExplorer(anywidget.AnyWidget):
     also works in the static book. The tips snap to multiples of ``step``.
     Displayed numbers: ``a · b``, the lengths, ``cos θ`` and the projection with
     4 decimals, the angle in degrees and the coordinates with 2 (see
-    :mod:`attnbook.widgets._base` for the exact formats); ``cos θ`` and the angle
+    ``attnbook.widgets._base`` for the exact formats); ``cos θ`` and the angle
     read ``undefined`` when a vector is zero.
 
     Introduced in chapter 02 (dot products and similarity).

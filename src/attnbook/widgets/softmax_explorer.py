@@ -30,7 +30,7 @@ class SoftmaxExplorer(anywidget.AnyWidget):
 
     Displayed numbers: probabilities and ``s / T`` with 4 decimals, ``exp``
     values and sums in exponent notation with 4 digits (``1.0142e+304``), ``T``
-    with 2 decimals (formats in :mod:`attnbook.widgets._base`).
+    with 2 decimals (formats in ``attnbook.widgets._base``).
 
     Introduced in chapter 03 (softmax and temperature).
 
