@@ -1,0 +1,340 @@
+"""Self-checks for the exercises of Part IV (chapters 13 to 15).
+
+Each ``check_<name>(reader_function)`` calls the reader's function on several
+inputs, compares the answers with a reference, and prints either a success line
+or what is wrong, in words that point at the likely slip (for example "your
+memory grows linearly with seq_len: ..."). It returns ``True`` or ``False``.
+An exception raised by the reader's function is reported, not re-raised.
+
+Introduced in chapter 13 (applications).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "check_attention_memory",
+    "check_causal_tiled_attention",
+    "check_fit_exponent",
+    "check_online_softmax",
+]
+
+
+class _Wrong(Exception):
+    """A reader's answer is wrong; the message says how."""
+
+
+def _run(name: str, fn: Callable[..., Any], body: Callable[[], None]) -> bool:
+    """Run the checks in ``body``; print the verdict for ``name`` and return it."""
+    if not callable(fn):
+        print(f"Not yet: {name}: expected a function, got {type(fn).__name__}")
+        return False
+    try:
+        body()
+    except _Wrong as wrong:
+        print(f"Not yet: {name}: {wrong}")
+        return False
+    print(f"Correct: {name} passes every check.")
+    return True
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call the reader's function; an exception becomes a plain report."""
+    try:
+        return fn(*args)
+    except Exception as err:  # the reader's code may raise anything; report it, don't crash
+        raise _Wrong(f"your function raised {type(err).__name__}: {err}") from None
+
+
+def _as_tensor(value: Any, what: str) -> Tensor:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().to(torch.float64)
+    try:
+        return torch.as_tensor(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise _Wrong(f"{what}: expected a tensor or an array, got {type(value).__name__}") from None
+
+
+def _close(a: Tensor, b: Tensor, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b.to(a.dtype), atol=atol, rtol=rtol))
+
+
+def _check_shape(got: Tensor, expected: Tensor, what: str) -> None:
+    if got.shape != expected.shape:
+        raise _Wrong(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
+
+
+# --- chapter 15: the cost of attention ---------------------------------------------------
+def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> bool:
+    """Check ``fn(seq_len, num_heads, batch_size, bytes_per_element)`` = bytes of one layer's weights.
+
+    The attention weights of one layer hold ``batch_size * num_heads * seq_len**2``
+    numbers of ``bytes_per_element`` bytes each.
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case is right.
+
+    Example:
+        >>> check_attention_memory(lambda n, h, b, e: b * h * n * n * e)
+        Correct: attention_weight_bytes passes every check.
+        True
+        >>> check_attention_memory(lambda n, h, b, e: b * h * n * e)
+        Not yet: attention_weight_bytes: for seq_len=10000, num_heads=1, batch_size=1, bytes_per_element=4 you return 40000 bytes, expected 400000000: your memory grows linearly with seq_len, but every query has a weight for every key: seq_len ** 2 weights per head.
+        False
+    """
+
+    def body() -> None:
+        for n, h, b, e in ((10_000, 1, 1, 4), (1024, 8, 3, 2), (300, 12, 5, 4), (7, 5, 11, 1)):
+            got = _call(fn, n, h, b, e)
+            expected = b * h * n * n * e
+            if isinstance(got, (int, float, np.integer, np.floating)) and got == expected:
+                continue
+            if isinstance(got, Tensor) and got.numel() == 1 and got.item() == expected:
+                continue
+            where = (
+                f"for seq_len={n}, num_heads={h}, batch_size={b}, bytes_per_element={e} "
+                f"you return {got!r} bytes, expected {expected}"
+            )
+            hints = {
+                b * h * n * e: "your memory grows linearly with seq_len, but every query has a "
+                "weight for every key: seq_len ** 2 weights per head",
+                b * h * n * n: "that is the number of weights, not bytes: multiply by "
+                "bytes_per_element",
+                8 * expected: "that is bits, not bytes: bytes_per_element is already in bytes",
+                b * n * n * e: "did you forget num_heads? Every head has its own weights",
+                h * n * n * e: "did you forget batch_size? Every sequence has its own weights",
+            }
+            if not isinstance(got, (int, float, np.integer, np.floating, Tensor)):
+                raise _Wrong(f"expected a number of bytes, got {type(got).__name__}")
+            value = got.item() if isinstance(got, Tensor) else got
+            for wrong, hint in hints.items():
+                if value == wrong and wrong != expected:
+                    raise _Wrong(f"{where}: {hint}.")
+            raise _Wrong(f"{where}.")
+
+    return _run("attention_weight_bytes", fn, body)
+
+
+def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> bool:
+    """Check ``fn(lengths, seconds)`` returns the exponent ``p`` of ``seconds ~ c * lengths**p``.
+
+    The reader's function is called with NumPy arrays of measurements that follow
+    exact power laws (quadratic, linear, ``n^1.5``, with different constants).
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every exponent is recovered to 1e-6.
+
+    Example:
+        >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(n), np.log(t), 1)[0])
+        Correct: fit_exponent passes every check.
+        True
+        >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(t), np.log(n), 1)[0])
+        Not yet: fit_exponent: for seconds = 2e-09 * n^2.0 you return 0.5, expected 2.0: you fitted log n against log t (the axes are swapped): put log n on the x axis.
+        False
+    """
+    lengths = np.array([256.0, 512.0, 1024.0, 2048.0, 4096.0])
+
+    def body() -> None:
+        for c, p in ((2e-9, 2.0), (3e-6, 1.0), (5e-8, 1.5)):
+            seconds = c * lengths**p
+            got = _call(fn, lengths.copy(), seconds.copy())
+            try:
+                value = float(got)
+            except (TypeError, ValueError):
+                raise _Wrong(f"expected one number (the exponent), got {got!r}") from None
+            if abs(value - p) < 1e-6:
+                continue
+            where = f"for seconds = {c:g} * n^{p} you return {value:.4g}, expected {p}"
+            raw_slope = np.polyfit(lengths, seconds, 1)[0]
+            if math.isclose(value, 1 / p, rel_tol=1e-6):
+                raise _Wrong(
+                    f"{where}: you fitted log n against log t (the axes are swapped): "
+                    "put log n on the x axis."
+                )
+            if math.isclose(value, raw_slope, rel_tol=1e-6, abs_tol=1e-15):
+                raise _Wrong(
+                    f"{where}: a straight line through the raw numbers gives seconds per "
+                    "token, not the exponent: fit log(seconds) against log(lengths)."
+                )
+            if math.isclose(value, math.log(c), rel_tol=1e-6) or math.isclose(
+                value, math.log10(c), rel_tol=1e-6
+            ):
+                raise _Wrong(
+                    f"{where}: that is the intercept (log c); np.polyfit returns "
+                    "[slope, intercept], the exponent is the slope."
+                )
+            raise _Wrong(f"{where}.")
+
+    return _run("fit_exponent", fn, body)
+
+
+def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> bool:
+    """Check ``fn(scores, block_size)``: the softmax of a 1-D tensor, computed block by block.
+
+    The cases include scores that grow from block to block (the running maximum
+    changes, so the running sum must be rescaled) and scores in the hundreds (which
+    overflow ``exp`` unless the maximum is subtracted).
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case matches ``torch.softmax``.
+
+    Example:
+        >>> check_online_softmax(lambda s, b: torch.softmax(s, dim=0))
+        Correct: online_softmax passes every check.
+        True
+        >>> check_online_softmax(lambda s, b: torch.exp(s) / torch.exp(s).sum())
+        Not yet: online_softmax: for scores in the hundreds (block_size=3) your result holds inf or nan: exp overflows. Subtract the running maximum m before exponentiating: exp(s - m).
+        False
+    """
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        ("10 random scores", torch.randn(10, generator=g), 3),
+        ("increasing scores", torch.linspace(-2.0, 6.0, 9), 2),
+        ("scores in the hundreds", torch.tensor([100.0, 300.0, 200.0, 500.0, 400.0]), 3),
+        ("one block", torch.randn(6, generator=g), 6),
+        ("blocks of one", torch.randn(7, generator=g), 1),
+    ]
+
+    def body() -> None:
+        for label, scores, block in cases:
+            got = _as_tensor(_call(fn, scores.clone(), block), "your result")
+            expected = torch.softmax(scores.double(), dim=0)
+            where = f"for {label} (block_size={block})"
+            _check_shape(got, expected, where)
+            if not bool(torch.isfinite(got).all()):
+                raise _Wrong(
+                    f"{where} your result holds inf or nan: exp overflows. Subtract the "
+                    "running maximum m before exponentiating: exp(s - m)."
+                )
+            if _close(got, expected):
+                continue
+            total = got.sum().item()
+            if not math.isclose(total, 1.0, abs_tol=1e-4):
+                raise _Wrong(
+                    f"{where} your probabilities sum to {total:.4f} instead of 1: when the "
+                    "maximum grows from m to m_new, rescale the running sum: "
+                    "ell = ell * exp(m - m_new) + sum(exp(block - m_new))."
+                )
+            raise _Wrong(f"{where} your result differs from torch.softmax: {got.tolist()}")
+
+    return _run("online_softmax", fn, body)
+
+
+def _causal_reference(q: Tensor, k: Tensor, v: Tensor, strict: bool = False) -> Tensor:
+    """Causal attention of one head, (L, E) inputs; ``strict`` hides the diagonal too."""
+    L, S = q.shape[0], k.shape[0]
+    allowed = torch.ones(L, S, dtype=torch.bool).tril(-1 if strict else 0)
+    return F.scaled_dot_product_attention(q[None], k[None], v[None], attn_mask=allowed)[0]
+
+
+def _tiled_without_rescaling(q: Tensor, k: Tensor, v: Tensor, block: int) -> Tensor:
+    """The classic slip: causal tiles whose running sums are never rescaled."""
+    L, E = q.shape
+    scores = q @ k.T / math.sqrt(E)  # (L, S), only to cut into tiles below
+    scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), -math.inf)
+    m = torch.full((L, 1), -math.inf, dtype=q.dtype)
+    ell = torch.zeros(L, 1, dtype=q.dtype)
+    acc = torch.zeros(L, v.shape[-1], dtype=q.dtype)
+    for j in range(0, k.shape[0], block):
+        s = scores[:, j : j + block]  # (L, block)
+        m = torch.maximum(m, s.amax(dim=-1, keepdim=True))
+        e = torch.exp(s - m)
+        ell = ell + e.sum(dim=-1, keepdim=True)
+        acc = acc + e @ v[j : j + block]
+    return acc / ell
+
+
+def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any]) -> bool:
+    """Check ``fn(q, k, v, block)``: causal attention of one head, computed tile by tile.
+
+    ``q, k, v`` have shapes ``(L, E)``, ``(L, E)``, ``(L, Ev)``; query ``i`` may see keys
+    ``j <= i``. The result is compared with ``F.scaled_dot_product_attention(...,
+    is_causal=True)`` for lengths that are and are not multiples of ``block``.
+
+    Introduced in chapter 15 (the cost of attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case matches torch.
+
+    Example:
+        >>> def causal(q, k, v, block):
+        ...     return F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0]
+        >>> check_causal_tiled_attention(causal)
+        Correct: causal tiled attention passes every check.
+        True
+        >>> def no_mask(q, k, v, block):
+        ...     return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+        >>> check_causal_tiled_attention(no_mask)
+        Not yet: causal tiled attention: for L=37, E=8, block=10 your output equals attention WITHOUT the causal mask: set the scores of keys j > i to -inf in every tile that crosses the diagonal.
+        False
+    """
+    g = torch.Generator().manual_seed(0)
+    cases = [(37, 8, 5, 10), (64, 16, 16, 16), (50, 4, 3, 64), (9, 6, 6, 1)]
+
+    def body() -> None:
+        for L, E, Ev, block in cases:
+            q, k = torch.randn(L, E, generator=g), torch.randn(L, E, generator=g)
+            v = torch.randn(L, Ev, generator=g)
+            got = _as_tensor(_call(fn, q.clone(), k.clone(), v.clone(), block), "your output")
+            q64, k64, v64 = q.double(), k.double(), v.double()
+            expected = _causal_reference(q64, k64, v64)
+            where = f"for L={L}, E={E}, block={block}"
+            _check_shape(got, expected, where)
+            if _close(got[1:], _causal_reference(q64, k64, v64, strict=True)[1:]):
+                raise _Wrong(
+                    f"{where} your mask hides the diagonal too: query i may see key i "
+                    "itself (keep j <= i, mask only j > i)."
+                )
+            if not bool(torch.isfinite(got).all()):
+                raise _Wrong(
+                    f"{where} your output holds inf or nan. A row whose keys so far are all "
+                    "masked has m = -inf, and exp(-inf - (-inf)) is nan: start with the tile "
+                    "that holds key 0 (every query sees it), and subtract the running maximum."
+                )
+            if _close(got, expected):
+                continue
+            full = F.scaled_dot_product_attention(q64[None], k64[None], v64[None])[0]
+            if _close(got, full):
+                raise _Wrong(
+                    f"{where} your output equals attention WITHOUT the causal mask: set the "
+                    "scores of keys j > i to -inf in every tile that crosses the diagonal."
+                )
+            if _close(got, _causal_reference(q64 * math.sqrt(E), k64, v64)):
+                raise _Wrong(f"{where} scale the scores by 1 / sqrt(E) (E={E}).")
+            if _close(got, _tiled_without_rescaling(q64, k64, v64, block)):
+                raise _Wrong(
+                    f"{where} when a tile raises the running maximum from m to m_new, "
+                    "rescale what you summed so far: multiply ell and acc by exp(m - m_new)."
+                )
+            largest = (got - expected).abs().max().item()
+            raise _Wrong(
+                f"{where} your output differs from causal SDPA (largest difference {largest:.3g})."
+            )
+
+    return _run("causal tiled attention", fn, body)
