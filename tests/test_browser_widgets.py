@@ -255,6 +255,8 @@ def test_dot_product_keyboard_and_drag(wpage) -> None:
     assert all(abs(v / 0.05 - round(v / 0.05)) < 1e-9 for v in b)
     _assert_dot_readouts(wpage)
     assert wpage.evaluate("window.__model.saved") > 0
+    mount(wpage, DotProductExplorer(a=(-1.0, 0.5), b=(1.5, 1.0)), theme="dark")
+    screenshot(wpage, "1_dot_product_dark")
 
 
 def test_dot_product_zero_vector_is_undefined(wpage) -> None:

@@ -82,7 +82,7 @@ function render({ model, el }) {
   const values = {};
   for (const [key, label] of [
     ["dot", "a · b"], ["norm-a", "|a|"], ["norm-b", "|b|"], ["cosine", "cos θ = a·b / (|a||b|)"],
-    ["angle", "θ (degrees)"], ["projection", "projection of b on a = a·b / |a|"],
+    ["angle", "θ (degrees)"], ["projection", "a·b / |a| (projection)"],
   ]) {
     values[key] = h("dd", { "data-testid": `${key}-value` });
     const swatch = key === "projection"
