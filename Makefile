@@ -57,7 +57,9 @@ format: env
 	$(VENV)/bin/ruff format .
 
 sync: env
-	$(VENV)/bin/jupytext --sync notebooks/*.py
+	$(VENV)/bin/jupytext --quiet --set-kernel python3 notebooks/*.py
+	$(VENV)/bin/jupytext --quiet --sync notebooks/*.py
+	$(PY) tools/chapter_setup.py --fix
 	$(PY) tools/strip_outputs.py notebooks/*.ipynb
 
 unit: env

@@ -1,7 +1,19 @@
 # ---
 # jupyter:
-#   jupytext: {}
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
+
+# %% [markdown]
+# # Widget gallery
+#
+# Every interactive explorer of the book, in one place. Each one computes in
+# your browser: move a slider or pick a token and the numbers change at once,
+# here in the static book (no kernel, no network), in Jupyter and on Colab.
+# Each section says in one line what the widget teaches and where the book
+# uses it; the widgets live in `attnbook.widgets`.
 
 # %% tags=["hide-cell"]
 # Colab only: install attnbook, the book's library, from the repository.
@@ -13,21 +25,13 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, ATTNBOOK], check=True)
 
-# %% [markdown]
-# # Widget gallery
-#
-# Every interactive explorer of the book, in one place. Each one computes in
-# your browser: move a slider or pick a token and the numbers change at once,
-# here in the static book (no kernel, no network), in Jupyter and on Colab.
-# Each section says in one line what the widget teaches and where the book
-# uses it; the widgets live in `attnbook.widgets`.
-
 # %%
 from pathlib import Path
 
 import torch
 
 from attnbook.attention import MultiheadAttention
+from attnbook.device import seed_everything
 from attnbook.positional import sinusoidal_table
 from attnbook.widgets import (
     AttentionLookup,
@@ -40,7 +44,7 @@ from attnbook.widgets import (
     SoftmaxExplorer,
 )
 
-torch.manual_seed(0)
+seed_everything(0)
 
 # %% [markdown]
 # ## 1. Dot product and cosine similarity

@@ -76,6 +76,17 @@ def test_every_chapter_opens_with_the_setup_cell(py: Path) -> None:
 
 
 @pytest.mark.parametrize("py", PY_FILES, ids=lambda p: p.name)
+def test_every_chapter_starts_with_its_title_and_names_its_kernel(py: Path) -> None:
+    nb = jupytext.read(py)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), (
+        f"{py.name}: the first cell must be the chapter's '# Title' (the setup cell comes next)"
+    )
+    kernel = nbformat.read(py.with_suffix(".ipynb"), as_version=4).metadata.get("kernelspec", {})
+    assert kernel.get("name") == "python3", f"{py.name}: run `make sync` to set the kernel"
+
+
+@pytest.mark.parametrize("py", PY_FILES, ids=lambda p: p.name)
 def test_every_chapter_is_in_the_table_of_contents(py: Path) -> None:
     assert f"notebooks/{py.stem}" in _toc_files(), f"add notebooks/{py.stem} to _toc.yml"
 
