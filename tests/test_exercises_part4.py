@@ -14,10 +14,14 @@ import torch
 import torch.nn.functional as F
 
 from attnbook.exercises import (
+    check_attention_entropy,
     check_attention_memory,
+    check_attention_rollout,
     check_causal_tiled_attention,
     check_fit_exponent,
+    check_head_ablation,
     check_online_softmax,
+    check_top_keys,
 )
 
 
@@ -157,3 +161,109 @@ def test_causal_tiled_attention(capsys) -> None:
         "1 / sqrt(E)",
     )
     rejects(capsys, check_causal_tiled_attention, lambda q, k, v, b: q, "shape")
+
+
+# --- chapter 14 -----------------------------------------------------------------------------
+def rollout(attentions, residual=True, reverse=False, mean=True, normalise=True, last=False):
+    """Attention rollout with switchable slips."""
+    result = None
+    for weights in attentions[-1:] if last else attentions:
+        mixed = weights.mean(0) if mean else weights.sum(0)
+        if residual:
+            mixed = 0.5 * mixed + 0.5 * torch.eye(mixed.shape[-1], dtype=mixed.dtype)
+            if normalise:
+                mixed = mixed / mixed.sum(-1, keepdim=True)
+        if result is None:
+            result = mixed
+        else:
+            result = result @ mixed if reverse else mixed @ result
+    return result
+
+
+def test_attention_rollout(capsys) -> None:
+    accepts(capsys, check_attention_rollout, rollout)
+    accepts(capsys, check_attention_rollout, lambda a: rollout(a, normalise=False))
+    rejects(capsys, check_attention_rollout, lambda a: rollout(a, residual=False), "residual")
+    rejects(capsys, check_attention_rollout, lambda a: rollout(a, reverse=True), "wrong order")
+    rejects(capsys, check_attention_rollout, lambda a: rollout(a, last=True), "last layer only")
+    rejects(capsys, check_attention_rollout, lambda a: rollout(a, mean=False), "summed the heads")
+    rejects(
+        capsys,
+        check_attention_rollout,
+        lambda a: rollout(a, mean=False, normalise=False),
+        "renormalise",
+    )
+    rejects(capsys, check_attention_rollout, lambda a: a[0], "shape")
+    rejects(capsys, check_attention_rollout, lambda a: a[0][0], "differs")
+
+
+def top_keys_right(weights, keys, i, k):
+    return [keys[j] for j in torch.topk(weights[i], k).indices.tolist()]
+
+
+def test_top_keys(capsys) -> None:
+    accepts(capsys, check_top_keys, top_keys_right)
+    rejects(
+        capsys,
+        check_top_keys,
+        lambda w, keys, i, k: [keys[j] for j in torch.topk(w[:, i], k).indices.tolist()],
+        "column",
+    )
+    rejects(
+        capsys,
+        check_top_keys,
+        lambda w, keys, i, k: [keys[j] for j in w[i].argsort()[:k].tolist()],
+        "smallest",
+    )
+    rejects(
+        capsys,
+        check_top_keys,
+        lambda w, keys, i, k: top_keys_right(w, keys, i, k)[::-1],
+        "wrong order",
+    )
+    rejects(capsys, check_top_keys, lambda w, keys, i, k: torch.topk(w[i], k).indices, "strings")
+    rejects(capsys, check_top_keys, lambda w, keys, i, k: top_keys_right(w, keys, i, k + 1), "k=")
+
+
+def ablate_right(x, head, num_heads):
+    d = x.shape[-1] // num_heads
+    x = x.clone()
+    x[..., head * d : (head + 1) * d] = 0
+    return x
+
+
+def ablate_in_place(x, head, num_heads):
+    d = x.shape[-1] // num_heads
+    x[..., head * d : (head + 1) * d] = 0
+    return x
+
+
+def ablate_interleaved(x, head, num_heads):
+    x = x.clone()
+    x[..., head::num_heads] = 0
+    return x
+
+
+def ablate_position(x, head, num_heads):
+    x = x.clone()
+    x[:, head] = 0
+    return x
+
+
+def test_head_ablation(capsys) -> None:
+    accepts(capsys, check_head_ablation, ablate_right)
+    rejects(capsys, check_head_ablation, ablate_in_place, "in place")
+    rejects(capsys, check_head_ablation, ablate_interleaved, "interleaved")
+    rejects(capsys, check_head_ablation, lambda x, h, n: torch.zeros_like(x), "every head")
+    rejects(capsys, check_head_ablation, ablate_position, "position")
+    rejects(capsys, check_head_ablation, lambda x, h, n: x[..., :-1], "shape")
+
+
+def test_attention_entropy(capsys) -> None:
+    accepts(capsys, check_attention_entropy, lambda w: -torch.special.xlogy(w, w).sum(-1))
+    rejects(capsys, check_attention_entropy, lambda w: -(w * w.log()).sum(-1), "0 * ln(0)")
+    rejects(capsys, check_attention_entropy, lambda w: torch.special.xlogy(w, w).sum(-1), "MINUS")
+    rejects(capsys, check_attention_entropy, lambda w: -(w * torch.log2(w)).sum(-1), "base 2")
+    rejects(capsys, check_attention_entropy, lambda w: -(w * torch.log10(w)).sum(-1), "base 10")
+    rejects(capsys, check_attention_entropy, lambda w: -torch.special.xlogy(w, w), "per row")
+    rejects(capsys, check_attention_entropy, lambda w: -torch.special.xlogy(w, w).sum(0), "shape")

@@ -12,7 +12,7 @@ Introduced in chapter 13 (applications).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,11 @@ __all__ = [
     "check_attention_memory",
     "check_causal_tiled_attention",
     "check_fit_exponent",
+    "check_attention_entropy",
+    "check_attention_rollout",
+    "check_head_ablation",
     "check_online_softmax",
+    "check_top_keys",
 ]
 
 
@@ -338,3 +342,278 @@ def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any
             )
 
     return _run("causal tiled attention", fn, body)
+
+
+# --- chapter 14: reading attention ---------------------------------------------------------
+def _row_normalised(weights: Tensor) -> Tensor:
+    return weights / weights.sum(dim=-1, keepdim=True)
+
+
+def _rollout(
+    attentions: Sequence[Tensor], residual: bool = True, reverse: bool = False, mean: bool = True
+) -> Tensor:
+    """Reference rollout (and classic slips, for the diagnosis)."""
+    steps = []
+    for weights in attentions:
+        mixed = weights.mean(dim=0) if mean else weights.sum(dim=0)  # (L, L)
+        if residual:
+            mixed = _row_normalised(0.5 * mixed + 0.5 * torch.eye(mixed.shape[-1]))
+        steps.append(mixed)
+    rollout = steps[0]
+    for mixed in steps[1:]:
+        rollout = rollout @ mixed if reverse else mixed @ rollout
+    return rollout
+
+
+def _random_attentions(g: torch.Generator, layers: int, heads: int, L: int) -> list[Tensor]:
+    return [
+        torch.softmax(2 * torch.randn(heads, L, L, generator=g, dtype=torch.float64), dim=-1)
+        for _ in range(layers)
+    ]
+
+
+def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> bool:
+    """Check ``fn(attentions)``: attention rollout (Abnar & Zuidema, 2020).
+
+    ``attentions`` is a list of per-layer weights ``(H, L, L)``, first layer first. The
+    expected result averages the heads, adds the residual as ``0.5 * A + 0.5 * I``,
+    renormalises the rows and multiplies the layers with the first on the right:
+    ``R = Ã_last ... Ã_0``.
+
+    Introduced in chapter 14 (reading attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case matches the reference.
+
+    Example:
+        >>> def rollout(attentions):
+        ...     r = None
+        ...     for w in attentions:
+        ...         a = 0.5 * w.mean(0) + 0.5 * torch.eye(w.shape[-1])
+        ...         r = a if r is None else a @ r
+        ...     return r
+        >>> check_attention_rollout(rollout)
+        Correct: attention rollout passes every check.
+        True
+    """
+    g = torch.Generator().manual_seed(0)
+    cases = [(3, 4, 6), (1, 2, 5), (4, 1, 7)]
+
+    def body() -> None:
+        for layers, heads, L in cases:
+            attentions = _random_attentions(g, layers, heads, L)
+            got = _as_tensor(_call(fn, [a.clone() for a in attentions]), "your rollout")
+            expected = _rollout(attentions)
+            where = f"for {layers} layer(s) of {heads} head(s), L={L}"
+            _check_shape(got, expected, where)
+            if _close(got, expected):
+                continue
+            if _close(got, _rollout(attentions, residual=False)):
+                raise _Wrong(
+                    f"{where} you left out the residual connection: use 0.5 * A + 0.5 * I "
+                    "(heads averaged), rows renormalised, for every layer."
+                )
+            if layers > 1 and _close(got, _rollout(attentions, reverse=True)):
+                raise _Wrong(
+                    f"{where} the layers are multiplied in the wrong order: the first layer "
+                    "acts first, so it stands on the right: R = A_last @ ... @ A_0."
+                )
+            if _close(got, _rollout(attentions[-1:])):
+                raise _Wrong(f"{where} you return the last layer only: multiply every layer.")
+            if _close(got, _rollout(attentions, mean=False)):
+                raise _Wrong(
+                    f"{where} you summed the heads: average them (mean over the head axis), "
+                    "so that the attention part and the identity weigh half each."
+                )
+            sums = got.sum(dim=-1)
+            if not _close(sums, torch.ones_like(sums)):
+                raise _Wrong(
+                    f"{where} the rows of your rollout sum to {sums.min().item():.3f}..."
+                    f"{sums.max().item():.3f} instead of 1: renormalise the rows of each "
+                    "layer's 0.5 * A + 0.5 * I (heads averaged with the mean, not the sum)."
+                )
+            raise _Wrong(f"{where} your rollout differs from the reference.")
+
+    return _run("attention rollout", fn, body)
+
+
+def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> bool:
+    """Check ``fn(weights, key_tokens, query_index, k)``: the ``k`` keys a query attends to most.
+
+    ``weights`` is one head's ``(L, S)`` matrix (rows are queries); the answer is a list
+    of ``k`` key tokens, largest weight first.
+
+    Introduced in chapter 14 (reading attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case lists the right tokens in the right order.
+
+    Example:
+        >>> check_top_keys(lambda w, t, i, k: [t[j] for j in w[i].argsort(descending=True)[:k]])
+        Correct: top_keys passes every check.
+        True
+    """
+    g = torch.Generator().manual_seed(0)
+    words = "The cat sat on the mat because it was comfortable .".split()
+
+    def body() -> None:
+        for L, S, query_index, k in ((11, 11, 7, 3), (5, 11, 2, 4), (11, 11, 0, 1)):
+            weights = torch.softmax(3 * torch.randn(L, S, generator=g), dim=-1)
+            keys = words[:S]
+            got = _call(fn, weights.clone(), list(keys), query_index, k)
+            if isinstance(got, Tensor):
+                raise _Wrong("return the key tokens (strings), not a tensor of positions.")
+            if not isinstance(got, (list, tuple)) or not all(isinstance(t, str) for t in got):
+                raise _Wrong(f"expected a list of {k} token strings, got {got!r}")
+            expected = [keys[j] for j in weights[query_index].argsort(descending=True)[:k]]
+            where = f"for query {query_index} ({words[query_index]!r}), k={k}"
+            if list(got) == expected:
+                continue
+            if len(got) != k:
+                raise _Wrong(f"{where} you return {len(got)} tokens, expected k={k}.")
+            if query_index < S and list(got) == [
+                keys[j] for j in weights[:, query_index].argsort(descending=True)[:k]
+            ]:
+                raise _Wrong(
+                    f"{where} you read a column (who attends TO this token); the row "
+                    "weights[query_index] says where the query looks."
+                )
+            if list(got) == [keys[j] for j in weights[query_index].argsort()[:k]]:
+                raise _Wrong(f"{where} you return the smallest weights: sort in descending order.")
+            if sorted(got) == sorted(expected):
+                raise _Wrong(f"{where} right tokens, wrong order: largest weight first.")
+            raise _Wrong(f"{where} you return {list(got)}, expected {expected}.")
+
+    return _run("top_keys", fn, body)
+
+
+def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> bool:
+    """Check ``fn(x, head, num_heads)``: zero one head's features in concatenated head outputs.
+
+    ``x`` has shape ``(N, L, num_heads * d_h)`` with head ``h`` in features
+    ``h * d_h .. (h + 1) * d_h - 1`` (the layout before ``out_proj``). The answer keeps
+    every other feature and leaves ``x`` itself unchanged.
+
+    Introduced in chapter 14 (reading attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case is right.
+
+    Example:
+        >>> def ablate(x, head, num_heads):
+        ...     d = x.shape[-1] // num_heads
+        ...     return torch.cat([x[..., : head * d], 0 * x[..., head * d : (head + 1) * d],
+        ...                       x[..., (head + 1) * d :]], dim=-1)
+        >>> check_head_ablation(ablate)
+        Correct: head ablation passes every check.
+        True
+    """
+    g = torch.Generator().manual_seed(0)
+
+    def body() -> None:
+        for N, L, H, d_h, head in ((2, 5, 4, 3, 1), (1, 3, 2, 4, 1), (3, 2, 8, 2, 0)):
+            x = torch.randn(N, L, H * d_h, generator=g)
+            original = x.clone()
+            got = _as_tensor(_call(fn, x, head, H), "your result")
+            if not torch.equal(x, original):
+                raise _Wrong(
+                    "you changed the input tensor in place: clone it first, so the intact "
+                    "head outputs stay available."
+                )
+            expected = original.clone().double()
+            expected[..., head * d_h : (head + 1) * d_h] = 0
+            where = f"for num_heads={H}, d_h={d_h}, head={head}"
+            _check_shape(got, expected, where)
+            if torch.equal(got, expected):
+                continue
+            interleaved = original.clone().double()
+            interleaved[..., head::H] = 0
+            if torch.equal(got, interleaved):
+                raise _Wrong(
+                    f"{where} you zeroed every num_heads-th feature, but the heads are not "
+                    "interleaved: head h owns the contiguous block h * d_h .. (h + 1) * d_h - 1."
+                )
+            if bool((got == 0).all()):
+                raise _Wrong(f"{where} you zeroed every head; remove only head {head}.")
+            by_position = original.clone().double()
+            by_position[:, head] = 0
+            if torch.equal(got, by_position):
+                raise _Wrong(
+                    f"{where} you zeroed a position (a token), not a head: the heads sit in "
+                    "the last dimension."
+                )
+            zeroed = (got == 0).all(dim=(0, 1)).nonzero().flatten().tolist()
+            raise _Wrong(
+                f"{where} you zeroed features {zeroed}, expected "
+                f"{list(range(head * d_h, (head + 1) * d_h))}."
+            )
+
+    return _run("head ablation", fn, body)
+
+
+def check_attention_entropy(fn: Callable[[Tensor], Any]) -> bool:
+    """Check ``fn(weights)``: the entropy in nats of every row (last axis), ``0 ln 0 = 0``.
+
+    Introduced in chapter 14 (reading attention).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case matches ``-(w * ln w).sum(-1)``.
+
+    Example:
+        >>> check_attention_entropy(lambda w: -torch.special.xlogy(w, w).sum(-1))
+        Correct: attention_entropy passes every check.
+        True
+        >>> check_attention_entropy(lambda w: (w * w.log()).sum(-1))
+        Not yet: attention_entropy: for random weights (2, 3, 5) your entropies are negative: entropy is MINUS the sum of a * ln(a).
+        False
+    """
+    g = torch.Generator().manual_seed(0)
+    one_hot = torch.eye(4)  # every row certain: entropy 0, and 0 * ln 0 must count as 0
+    cases = [
+        ("random weights (2, 3, 5)", torch.softmax(torch.randn(2, 3, 5, generator=g), dim=-1)),
+        ("uniform weights (4, 8)", torch.full((4, 8), 1 / 8)),
+        ("one-hot rows (4, 4)", one_hot),
+    ]
+
+    def body() -> None:
+        for label, weights in cases:
+            got = _as_tensor(_call(fn, weights.clone()), "your entropies")
+            w = weights.double()
+            expected = -torch.special.xlogy(w, w).sum(dim=-1)
+            where = f"for {label}"
+            if got.shape == w.shape:
+                raise _Wrong(
+                    f"{where} you return one number per weight: sum over the last axis "
+                    "(one entropy per row)."
+                )
+            _check_shape(got, expected, where)
+            if _close(got, expected):
+                continue
+            if bool(torch.isnan(got).any()):
+                raise _Wrong(
+                    f"{where} you get nan where a weight is 0: 0 * ln(0) should count as 0 "
+                    "(use torch.special.xlogy(w, w), or mask the zeros)."
+                )
+            if _close(got, -expected):
+                raise _Wrong(
+                    f"{where} your entropies are negative: entropy is MINUS the sum of a * ln(a)."
+                )
+            if _close(got, expected / math.log(2)):
+                raise _Wrong(f"{where} you used log base 2 (bits): use the natural log (nats).")
+            if _close(got, expected / math.log(10)):
+                raise _Wrong(f"{where} you used log base 10: use the natural log (nats).")
+            raise _Wrong(f"{where} your entropies differ from -(w * ln w).sum(-1).")
+
+    return _run("attention_entropy", fn, body)
