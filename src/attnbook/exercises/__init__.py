@@ -17,6 +17,7 @@ Introduced in chapter 01 (why attention).
 
 from .part1 import *  # noqa: F403
 from .part2 import *  # noqa: F403
+from .part3 import *  # noqa: F403
 from .part4 import *  # noqa: F403
 
 # Every check_* imported above, whichever part it comes from.
