@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Softmax: from scores to weights
 #
@@ -209,10 +217,11 @@ plt.show()
 #
 # The explorer below computes the same softmax in your browser. Move the
 # temperature slider and watch the weights: towards $T = 0.05$ "mat" takes
-# everything, towards $T = 5$ the bars level out. Then press the button that
-# sets a score to 800 and compare the two columns: the *naive* one computes
-# $e^{800}$, which is infinite even in float64, and returns `NaN`; the
-# *stable* one, explained next, does not.
+# everything, towards $T = 5$ the bars level out. You can also type your own
+# scores. Then press "set score 0 to 800", which gives "The" a score of 800,
+# and compare the columns "naive p" and "stable p" of the table: the naive
+# softmax computes $e^{800}$, which is infinite even in float64, and returns
+# `NaN`; the stable one, explained next, does not.
 
 # %%
 SoftmaxExplorer(scores=scores.tolist(), labels=tokens, temperature=1.0)

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # Queries, keys and values
 #
@@ -508,7 +516,9 @@ assert out_ours.shape == (N, H, L, d_v) and w_ours.shape == (N, H, L, S)
 torch.testing.assert_close(out_numpy, out_ours)
 torch.testing.assert_close(out_lib, out_ours)
 torch.testing.assert_close(w_lib, w_ours)
-torch.testing.assert_close(out_torch, out_ours)
+torch.testing.assert_close(
+    out_torch, out_ours, atol=1e-5, rtol=1e-4
+)  # fused kernels add in another order
 for name, out in (("numpy", out_numpy), ("attnbook", out_lib), ("torch", out_torch)):
     print(f"{name:>8} vs ours: largest difference {(out - out_ours).abs().max().item():.2e}")
 max_diff = max((out - out_ours).abs().max().item() for out in (out_numpy, out_lib, out_torch))
