@@ -74,7 +74,7 @@ use_book_style()
 
 # %%
 result = train_pronoun_resolver(
-    steps=1200, seconds=150, eval_every=300, device=device, progress=False
+    steps=1000, seconds=120, eval_every=250, device=device, progress=False
 )
 model, tok = result.model, toyworld_tokenizer()
 config = model.config

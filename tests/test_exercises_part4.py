@@ -14,13 +14,16 @@ import torch
 import torch.nn.functional as F
 
 from attnbook.exercises import (
+    check_alignment,
     check_attention_entropy,
     check_attention_memory,
     check_attention_rollout,
+    check_best_span,
     check_causal_tiled_attention,
     check_fit_exponent,
     check_head_ablation,
     check_online_softmax,
+    check_pointer_in_context,
     check_top_keys,
 )
 
@@ -267,3 +270,55 @@ def test_attention_entropy(capsys) -> None:
     rejects(capsys, check_attention_entropy, lambda w: -(w * torch.log10(w)).sum(-1), "base 10")
     rejects(capsys, check_attention_entropy, lambda w: -torch.special.xlogy(w, w), "per row")
     rejects(capsys, check_attention_entropy, lambda w: -torch.special.xlogy(w, w).sum(0), "shape")
+
+
+# --- chapter 13 -----------------------------------------------------------------------------
+def span(start, end, max_len, *, ordered=True, limit=True, exclusive=False):
+    """Best span by brute force, with switchable slips."""
+    best = None
+    for i in range(len(start)):
+        for j in range(len(end)):
+            if (ordered and j < i) or (limit and j - i + 1 > max_len):
+                continue
+            score = float(start[i] + end[j])
+            if best is None or score > best[0]:
+                best = (score, i, j)
+    return best[1], best[2] + (1 if exclusive else 0)
+
+
+def test_best_span(capsys) -> None:
+    accepts(capsys, check_best_span, span)
+    rejects(
+        capsys, check_best_span, lambda s, e, m: span(s, e, m, ordered=False), "before the start"
+    )
+    rejects(capsys, check_best_span, lambda s, e, m: span(s, e, m, limit=False), "max_len")
+    rejects(capsys, check_best_span, lambda s, e, m: span(s, e, m, exclusive=True), "inclusive")
+    rejects(capsys, check_best_span, lambda s, e, m: (0, 0), "maximise")
+    rejects(capsys, check_best_span, lambda s, e, m: 3, "pair")
+
+
+def test_pointer_in_context(capsys) -> None:
+    accepts(capsys, check_pointer_in_context, lambda x, m: x.masked_fill(~m, -1e9).argmax(-1))
+    accepts(
+        capsys, check_pointer_in_context, lambda x, m: x.masked_fill(~m, -1e9).argmax(-1).tolist()
+    )
+    rejects(capsys, check_pointer_in_context, lambda x, m: x.argmax(-1), "-inf")
+    rejects(
+        capsys, check_pointer_in_context, lambda x, m: x.masked_fill(m, -1e9).argmax(-1), "inverted"
+    )
+    rejects(
+        capsys, check_pointer_in_context, lambda x, m: x.masked_fill(~m, -1e9).argmax(0), "dim=-1"
+    )
+    rejects(
+        capsys, check_pointer_in_context, lambda x, m: x.masked_fill(~m, -1e9).softmax(-1), "float"
+    )
+    rejects(capsys, check_pointer_in_context, lambda x, m: [0], "one per row")
+
+
+def test_alignment(capsys) -> None:
+    accepts(capsys, check_alignment, lambda w: w.mean(0).argmax(-1))
+    accepts(capsys, check_alignment, lambda w: w.sum(0).argmax(-1).tolist())
+    rejects(capsys, check_alignment, lambda w: w.mean(0).argmax(0), "target axis")
+    rejects(capsys, check_alignment, lambda w: w[0].argmax(-1), "one head only")
+    rejects(capsys, check_alignment, lambda w: w.amax(0).argmax(-1), "largest weight of any head")
+    rejects(capsys, check_alignment, lambda w: w.mean(0).amax(-1), "return positions")

@@ -21,13 +21,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "check_alignment",
+    "check_attention_entropy",
     "check_attention_memory",
+    "check_attention_rollout",
+    "check_best_span",
     "check_causal_tiled_attention",
     "check_fit_exponent",
-    "check_attention_entropy",
-    "check_attention_rollout",
     "check_head_ablation",
     "check_online_softmax",
+    "check_pointer_in_context",
     "check_top_keys",
 ]
 
@@ -617,3 +620,221 @@ def check_attention_entropy(fn: Callable[[Tensor], Any]) -> bool:
             raise _Wrong(f"{where} your entropies differ from -(w * ln w).sum(-1).")
 
     return _run("attention_entropy", fn, body)
+
+
+# --- chapter 13: applications ----------------------------------------------------------
+def _as_index_list(value: Any, what: str) -> list[int]:
+    if isinstance(value, Tensor):
+        if value.is_floating_point():
+            raise _Wrong(f"{what}: expected positions (integers), got a float tensor")
+        return [int(x) for x in value.flatten().tolist()]
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value
+    ):
+        return [int(x) for x in value]
+    raise _Wrong(f"{what}: expected a list or tensor of positions, got {value!r}")
+
+
+def _best_span(start: Tensor, end: Tensor, max_len: int | None) -> tuple[int, int]:
+    L = start.shape[0]
+    scores = start[:, None] + end[None, :]  # (L, L): row = start, column = end
+    allowed = torch.ones(L, L, dtype=torch.bool).triu()
+    if max_len is not None:
+        allowed &= ~torch.ones(L, L, dtype=torch.bool).triu(max_len)
+    best = int(scores.masked_fill(~allowed, -math.inf).argmax())
+    return divmod(best, L)
+
+
+def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> bool:
+    """Check ``fn(start_logits, end_logits, max_len)``: the best answer span ``(start, end)``.
+
+    As in extractive question answering (SQuAD-style), a span scores
+    ``start_logits[start] + end_logits[end]``; it must have ``start <= end`` and at most
+    ``max_len`` tokens (``end - start + 1 <= max_len``); ``end`` is inclusive.
+
+    Introduced in chapter 13 (applications).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case returns the best allowed span.
+
+    Example:
+        >>> def span(s, e, max_len):
+        ...     best = max((s[i] + e[j], i, j) for i in range(len(s))
+        ...                for j in range(i, min(len(s), i + max_len)))
+        ...     return best[1], best[2]
+        >>> check_best_span(span)
+        Correct: best_span passes every check.
+        True
+        >>> check_best_span(lambda s, e, m: (int(s.argmax()), int(e.argmax())))
+        Not yet: best_span: for case 2 you return (5, 1): the end comes before the start. Score only pairs with start <= end.
+        False
+    """
+    cases = [
+        (
+            torch.tensor([0.0, 3.0, 0.5, 0.2, 0.1, 0.0]),
+            torch.tensor([0.0, 0.1, 0.2, 2.5, 0.0, 0.1]),
+            4,
+        ),
+        (
+            torch.tensor([0.0, 2.0, 0.0, 0.0, 0.0, 3.0]),
+            torch.tensor([0.0, 3.0, 0.0, 1.0, 0.0, 0.0]),
+            4,
+        ),
+        (
+            torch.tensor([4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]),
+            torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]),
+            3,
+        ),
+        (torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0.0, 2.0, 0.0]), 1),
+    ]
+
+    def body() -> None:
+        for number, (start, end, max_len) in enumerate(cases, 1):
+            got = _call(fn, start.clone(), end.clone(), max_len)
+            try:
+                s, e = (int(x) for x in got)
+            except (TypeError, ValueError):
+                raise _Wrong(f"expected a pair (start, end) of positions, got {got!r}") from None
+            expected = _best_span(start, end, max_len)
+            where = f"for case {number} you return ({s}, {e})"
+            if (s, e) == expected:
+                continue
+            if e < s:
+                raise _Wrong(
+                    f"{where}: the end comes before the start. Score only pairs with start <= end."
+                )
+            if (s, e - 1) == expected:
+                raise _Wrong(
+                    f"{where}, expected {expected}: the end is inclusive (the last token of the "
+                    "answer), not one past it."
+                )
+            if e - s + 1 > max_len:
+                raise _Wrong(
+                    f"{where}: that span has {e - s + 1} tokens, more than max_len={max_len}."
+                )
+            raise _Wrong(
+                f"{where}, expected {expected}: maximise start_logits[start] + "
+                "end_logits[end] over the allowed pairs."
+            )
+
+    return _run("best_span", fn, body)
+
+
+def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> bool:
+    """Check ``fn(logits, context_mask)``: the pointed position of each row, inside the context.
+
+    ``logits`` ``(N, L)`` score every position of ``question + story``; ``context_mask``
+    ``(N, L)`` is True at the story's tokens. The answer is, for every row, the story
+    position with the highest score: a ``(N,)`` tensor or list of positions.
+
+    Introduced in chapter 13 (applications).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case is right.
+
+    Example:
+        >>> check_pointer_in_context(lambda x, m: x.masked_fill(~m, -math.inf).argmax(-1))
+        Correct: pointer_in_context passes every check.
+        True
+    """
+    g = torch.Generator().manual_seed(0)
+
+    def body() -> None:
+        for N, L, question in ((3, 10, 4), (5, 7, 2), (1, 6, 3)):
+            logits = torch.randn(N, L, generator=g)
+            logits[:, 0] = 5.0  # the question's first word scores highest of all
+            mask = torch.zeros(N, L, dtype=torch.bool)
+            mask[:, question:] = True
+            mask[0, -1] = False  # padding after the story
+            logits[0, -1] = 6.0
+            if N > 1:
+                logits[1, question + 1] = 7.0  # here the best of all is in the story
+            got = _call(fn, logits.clone(), mask.clone())
+            expected = logits.masked_fill(~mask, -math.inf).argmax(-1).tolist()
+            if isinstance(got, Tensor) and got.shape == (L,):
+                raise _Wrong("you return one position per column: take the argmax over dim=-1.")
+            positions = _as_index_list(got, "your positions")
+            where = f"for {N} rows of {L} positions (story from position {question})"
+            if positions == expected:
+                continue
+            if len(positions) != N:
+                raise _Wrong(
+                    f"{where} you return {len(positions)} positions, expected one per row."
+                )
+            if positions == logits.argmax(-1).tolist():
+                raise _Wrong(
+                    f"{where} you point at question words or padding: set the scores outside "
+                    "the context to -inf before the argmax."
+                )
+            if positions == logits.masked_fill(mask, -math.inf).argmax(-1).tolist():
+                raise _Wrong(
+                    f"{where} your mask is inverted: context_mask is True at the story, "
+                    "the positions you may point at."
+                )
+            raise _Wrong(f"{where} you return {positions}, expected {expected}.")
+
+    return _run("pointer_in_context", fn, body)
+
+
+def check_alignment(fn: Callable[[Tensor], Any]) -> bool:
+    """Check ``fn(cross_weights)``: for every target position, the source position it reads most.
+
+    ``cross_weights`` has shape ``(H, T, S)``: one head per row block, target positions
+    as queries, source positions as keys. Average the heads, then take, for each of
+    the ``T`` target positions, the source position with the largest weight.
+
+    Introduced in chapter 13 (applications).
+
+    Args:
+        fn: The reader's function.
+
+    Returns:
+        True if every case is right.
+
+    Example:
+        >>> check_alignment(lambda w: w.mean(0).argmax(-1))
+        Correct: alignment passes every check.
+        True
+    """
+    g = torch.Generator().manual_seed(0)
+
+    def body() -> None:
+        for H, T, S in ((4, 5, 7), (2, 6, 6), (3, 4, 9)):
+            weights = torch.softmax(2 * torch.randn(H, T, S, generator=g), dim=-1)
+            weights[0, 0] = 0.0  # head 0 alone disagrees with the average at target 0
+            weights[0, 0, -1] = 1.0
+            got = _call(fn, weights.clone())
+            mean = weights.mean(0)
+            expected = mean.argmax(-1).tolist()
+            where = f"for {H} heads, T={T}, S={S}"
+            if isinstance(got, Tensor) and got.is_floating_point():
+                raise _Wrong(f"{where} you return weights: return positions (argmax), not the max.")
+            positions = _as_index_list(got, "your alignment")
+            if positions == expected:
+                continue
+            if positions == mean.argmax(0).tolist():
+                raise _Wrong(
+                    f"{where} you took the argmax over the target axis: each target position "
+                    "(a row, dim -2) picks a source position (a column, dim -1)."
+                )
+            if (
+                positions == weights[0].argmax(-1).tolist()
+                or positions == weights[-1].argmax(-1).tolist()
+            ):
+                raise _Wrong(f"{where} you read one head only: average the {H} heads first.")
+            if positions == weights.amax(0).argmax(-1).tolist():
+                raise _Wrong(
+                    f"{where} you took the largest weight of any head: average the heads "
+                    "(mean over dim 0) instead."
+                )
+            if len(positions) != T:
+                raise _Wrong(f"{where} you return {len(positions)} positions, expected T={T}.")
+            raise _Wrong(f"{where} you return {positions}, expected {expected}.")
+
+    return _run("alignment", fn, body)
