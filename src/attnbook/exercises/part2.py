@@ -601,7 +601,7 @@ def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[
     Example:
         >>> check_attention_shapes(lambda N, L, S, E, H: [(N, H, L, E // H), (N, H, S, E // H),
         ...     (N, H, L, S), (N, L, E)])  # doctest: +ELLIPSIS
-        Correct: check_attention_shapes — your shapes ...
+        Correct: check_attention_shapes — your shapes function is right: ...
         True
     """
     names = ("queries (N, H, L, Eh)", "keys (N, H, S, Eh)", "weights (N, H, L, S)", "output")
@@ -638,9 +638,9 @@ def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[
 
     return _run(
         "check_attention_shapes",
-        "shapes",
+        "shapes function",
         body,
-        "are all right: Q (N, H, L, Eh), K (N, H, S, Eh), weights (N, H, L, S), output (N, L, E).",
+        "is right: Q (N, H, L, Eh), K (N, H, S, Eh), weights (N, H, L, S), output (N, L, E).",
     )
 
 
