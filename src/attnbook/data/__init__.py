@@ -1,11 +1,11 @@
 """Data for the book, all generated locally and seeded: no downloads.
 
-* :mod:`~attnbook.data.tokenizers` — :class:`CharTokenizer`, :class:`WordTokenizer`;
-* :mod:`~attnbook.data.batching` — padding with masks, mini-batches;
-* :mod:`~attnbook.data.tasks` — copy, reverse, sort, associative recall;
-* :mod:`~attnbook.data.dates` — human dates → ISO dates, held-out by date;
-* :mod:`~attnbook.data.toyworld` — toy-world English with known answers;
-* :mod:`~attnbook.data.text` — character-level text from ``pydoc_data.topics``.
+* ``attnbook.data.tokenizers`` — :class:`CharTokenizer`, :class:`WordTokenizer`;
+* ``attnbook.data.batching`` — padding with masks, mini-batches;
+* ``attnbook.data.tasks`` — copy, reverse, sort, associative recall;
+* ``attnbook.data.dates`` — human dates → ISO dates, held-out by date;
+* ``attnbook.data.toyworld`` — toy-world English with known answers;
+* ``attnbook.data.text`` — character-level text from ``pydoc_data.topics``.
 
 Every name is re-exported here, so ``from attnbook.data import CharTokenizer`` works.
 

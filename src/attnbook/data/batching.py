@@ -92,7 +92,7 @@ def shift_right(tgt: Tensor, bos_id: int) -> Tensor:
         bos_id: the id of ``<bos>``.
 
     Returns:
-        Shape (N, T): ``[bos, tgt[:, 0], ..., tgt[:, T-2]]``.
+        The shifted ids ``[bos, tgt[:, 0], ..., tgt[:, T-2]]``, shape (N, T).
 
     Example:
         >>> shift_right(torch.tensor([[7, 8, 2]]), bos_id=1)

@@ -108,7 +108,7 @@ class DateExample:
     Attributes:
         text: the human spelling, e.g. ``"Wednesday 3rd of March 2021"``.
         iso: the ISO spelling, e.g. ``"2021-03-03"``.
-        format: the name of the format in :data:`DATE_FORMATS`.
+        format: the name of the format in ``DATE_FORMATS``.
     """
 
     text: str
@@ -120,8 +120,8 @@ def format_date(date: dt.date, fmt: str) -> str:
     """Spell ``date`` in the format named ``fmt``.
 
     Args:
-        date: a date between :data:`FIRST_DATE` and :data:`LAST_DATE`.
-        fmt: a key of :data:`DATE_FORMATS`.
+        date: a date between ``FIRST_DATE`` and ``LAST_DATE``.
+        fmt: a key of ``DATE_FORMATS``.
 
     Returns:
         The spelled-out date.
@@ -182,7 +182,7 @@ def date_examples(
         num_examples: how many examples.
         split: ``"train"`` or ``"test"`` (days never seen in training).
         seed: the sampling seed (the split itself does not depend on it).
-        formats: format names to draw from (default: all of :data:`DATE_FORMATS`).
+        formats: format names to draw from (default: all of ``DATE_FORMATS``).
         test_fraction: the share of days held out (see :func:`date_split`).
 
     Returns:

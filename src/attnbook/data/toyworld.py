@@ -252,10 +252,10 @@ def pronoun_example(
     """Build one pronoun sentence by hand, e.g. the book's "cat … mat … it".
 
     Args:
-        animal: a key of :data:`ANIMALS`.
-        thing: one of :data:`THINGS`.
-        adjective: one of :data:`ANIMAL_ADJECTIVES` (→ the animal) or
-            :data:`THING_ADJECTIVES` (→ the thing), optionally after an
+        animal: a key of ``ANIMALS``.
+        thing: one of ``THINGS``.
+        adjective: one of ``ANIMAL_ADJECTIVES`` (→ the animal) or
+            ``THING_ADJECTIVES`` (→ the thing), optionally after an
             intensifier ("very hungry").
         template: which sentence shape (0 to 4).
         verb: the resting verb of templates 0–2 ("sat on", "slept on", ...).
@@ -467,7 +467,7 @@ def word_order_pair(
     Args:
         first: the agent of the first sentence (the patient of the second).
         second: the patient of the first sentence (the agent of the second).
-        verb: a past-tense verb of :data:`VERBS`.
+        verb: a past-tense verb of ``VERBS``.
 
     Returns:
         ("The dog bit the man.", "The man bit the dog.") as examples.

@@ -3,14 +3,14 @@
 Exact attention compares every query with every key: ``O(L * S)`` time and, done
 naively, ``O(L * S)`` memory. This package holds one idea per module:
 
-* :mod:`~attnbook.efficient.tiled` -- :func:`tiled_attention`, *exact* attention in
+* ``attnbook.efficient.tiled`` -- :func:`tiled_attention`, *exact* attention in
   tiles with an online softmax and its own recomputing backward (FlashAttention):
   same arithmetic, memory linear in the length;
-* :mod:`~attnbook.efficient.local` -- :func:`sliding_window_attention` and
+* ``attnbook.efficient.local`` -- :func:`sliding_window_attention` and
   :func:`strided_attention`: sparse patterns computed without the dense matrix;
-* :mod:`~attnbook.efficient.linear` -- :func:`linear_attention`: a positive kernel
+* ``attnbook.efficient.linear`` -- :func:`linear_attention`: a positive kernel
   instead of the softmax, linear time;
-* :mod:`~attnbook.efficient.hierarchical` -- :func:`hierarchical_attention`: exact
+* ``attnbook.efficient.hierarchical`` -- :func:`hierarchical_attention`: exact
   inside a block, block summaries elsewhere.
 
 Introduced in chapter 15 (the cost of attention).

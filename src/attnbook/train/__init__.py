@@ -1,8 +1,8 @@
 """Training: one loop for every model, checkpoints, and the book's ready-made recipes.
 
-* :mod:`~attnbook.train.loop` — :func:`fit`, :class:`History`, the learning-rate schedule;
-* :mod:`~attnbook.train.checkpoint` — :func:`save_checkpoint`, :func:`load_checkpoint`;
-* :mod:`~attnbook.train.recipes` — preset configs and ``train_*`` functions
+* ``attnbook.train.loop`` — :func:`fit`, :class:`History`, the learning-rate schedule;
+* ``attnbook.train.checkpoint`` — :func:`save_checkpoint`, :func:`load_checkpoint`;
+* ``attnbook.train.recipes`` — preset configs and ``train_*`` functions
   that chapters call to get a trained model in one line.
 
 Example:

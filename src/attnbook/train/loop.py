@@ -67,7 +67,7 @@ class History:
 
     @property
     def tokens_per_second(self) -> float:
-        """Training throughput: tokens seen per training second."""
+        """Training throughput, in tokens seen per second of training."""
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
     def final(self, metric: str) -> float:
