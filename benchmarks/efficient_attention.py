@@ -20,8 +20,8 @@ Honest measurement:
 
 * every (method, n, mode, causal) case runs in a **fresh subprocess**; its peak memory
   is the peak resident set size (``VmHWM``, reset through ``/proc/self/clear_refs``
-  after the inputs exist and one warm-up call has run) minus the resident size at that
-  moment -- on CUDA, ``torch.cuda.max_memory_allocated`` minus the allocation before
+  after the inputs exist and a warm-up call on a short input has run) minus the
+  resident size at that moment -- on CUDA, ``torch.cuda.max_memory_allocated`` minus the allocation before
   the call;
 * in the same subprocess the case is timed in interleaved rounds against torch SDPA
   (same mode, same causality), so a ratio compares two calls made moments apart; the
@@ -163,13 +163,13 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> tuple[i
 def run_case(
     name: str, mode: str, causal: bool, n: int, device: torch.device, repeats: int
 ) -> dict:
-    seed_everything(0)
     backward = mode == "forward_backward"
-    q, k, v = (torch.randn(N, H, n, E, device=device, requires_grad=backward) for _ in range(3))
-    grad_out = torch.randn(N, H, n, E, device=device)
-    fn, sdpa = method(name, n), method("sdpa", n)
 
-    def call(f: Callable[..., torch.Tensor]) -> Callable[[], object]:
+    def call(f: Callable[..., torch.Tensor], length: int) -> Callable[[], object]:
+        seed_everything(0)
+        shape = (N, H, length, E)  # (N, H, L, E)
+        q, k, v = (torch.randn(shape, device=device, requires_grad=backward) for _ in range(3))
+        grad_out = torch.randn(shape, device=device)
         if backward:
             return lambda: torch.autograd.grad(f(q, k, v, causal), (q, k, v), grad_out)
 
@@ -179,11 +179,14 @@ def run_case(
 
         return forward
 
-    ours, theirs = call(fn), call(sdpa)
+    # Warm up on a short input: thread pools, kernels and other one-time allocations
+    # land before the memory baseline without paying for a full-size call.
+    call(method(name, 256), 256)()
+    call(method("sdpa", 256), 256)()
+    ours, theirs = call(method(name, n), n), call(method("sdpa", n), n)
     started = time.perf_counter()
-    ours()  # warm-up: one-time allocations (thread pools, kernels) land before the baseline
+    peak, how = peak_memory_bytes(ours, device)  # the first full-size call
     first_s = time.perf_counter() - started
-    peak, how = peak_memory_bytes(ours, device)
     rounds = max(3, min(repeats, int(CASE_BUDGET_S / max(first_s, 1e-9) / 2)))
     times, ratios = [], []
     for _ in range(rounds):  # interleaved: the load of a shared machine hits both alike

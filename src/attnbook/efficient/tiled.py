@@ -38,10 +38,10 @@ from attnbook.efficient._checks import check_bool, check_mask, check_qkv, check_
 __all__ = ["tiled_attention"]
 
 # Measured with benchmarks/efficient_attention.py on a 2-core CPU (N=1, H=8, E=64,
-# fp32): a tile of scores for all heads (H x 256 x 512 floats) stays near the caches
+# fp32): a tile of scores for all heads (H x 256 x 256 floats) stays near the caches
 # while the per-tile Python work stays small next to the two matmuls.
 DEFAULT_BLOCK_Q = 256
-DEFAULT_BLOCK_K = 512
+DEFAULT_BLOCK_K = 256
 
 # Scores are kept in base 2: exp(s) = exp2(s * log2(e)), and torch's exp2 is several
 # times cheaper than its exp on the CPU (FlashAttention folds log2(e) in the same way).
