@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
 
 from attnbook.attention import KVCache
 from attnbook.blocks import DecoderLayer, EncoderLayer, FeedForward
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # Tiny models: one thread skips OpenMP's hand-offs, which on a shared 2-core CPU
+    # (several test runs at once) made these tests ten times slower than one thread.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _copy_encoder_to_torch(ours: EncoderLayer, activation: str) -> nn.TransformerEncoderLayer:

@@ -281,14 +281,17 @@ class _Model(nn.Module):
         self.config = config
 
     def _init_weights(self) -> None:
-        # GPT-2's small normal weights for the linear maps outside attention (which keeps
-        # torch's initialisation). Token embeddings keep nn.Embedding's N(0, 1): the same
-        # scale as a sinusoidal table, so neither drowns the other at the start.
+        # GPT-2's small normal weights (std 0.02) for embeddings and for the linear maps
+        # outside attention (which keeps torch's initialisation). Small embeddings matter:
+        # with N(0, 1) tables an Adam step barely moves a token's vector relative to its
+        # size, and a toy task that hinges on word classes stalls for hundreds of steps.
         for name, module in self.named_modules():
             if isinstance(module, nn.Linear) and "attn" not in name:
                 nn.init.normal_(module.weight, std=0.02)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

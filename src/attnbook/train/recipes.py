@@ -122,9 +122,9 @@ def pronoun_config(vocab_size: int | None = None) -> EncoderOnlyConfig:
         max_len=32,
         embed_dim=64,
         num_heads=4,
-        num_layers=3,
+        num_layers=2,
         dim_feedforward=128,
-        positional="sinusoidal",
+        positional="learned",
         head="pointer",
     )
 
@@ -170,7 +170,7 @@ def train_pronoun_resolver(
     steps: int | None = None,
     config: EncoderOnlyConfig | None = None,
     batch_size: int = 64,
-    lr: float = 2e-3,
+    lr: float = 3e-3,
     num_train: int = 20_000,
     num_test: int = 2_000,
     eval_every: int = 100,
