@@ -412,6 +412,10 @@ glue("constant_guess", constant_guess)
 # frequent answer, scores {glue:text}`constant_guess:.2f`.
 
 # %%
+if device.type == "cpu":
+    # These models are tiny: a second thread does not speed them up, and when other
+    # programs share the CPU, threads waiting for each other can slow training a lot.
+    torch.set_num_threads(1)
 SCHEMES = ["none", "sinusoidal", "learned", "relative", "rope", "alibi"]
 STEPS = 60 if fast_mode() else 400
 
