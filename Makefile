@@ -63,7 +63,7 @@ sync: env
 	$(PY) tools/strip_outputs.py notebooks/*.ipynb
 
 unit: env
-	$(PY) -m pytest -m "not browser and not book and not colab" -q
+	$(PY) -m pytest -m "not browser and not book and not colab" -q -n 2
 
 book-tests: env
 	$(PY) -m pytest -m "book or browser" -q

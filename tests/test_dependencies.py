@@ -53,5 +53,9 @@ def test_declared_dependencies_are_exactly_what_is_imported() -> None:
     imported = _imports(sources + chapters) - OPTIONAL
     needed = set(_distributions(imported).values())
     declared = _declared()
-    assert not needed - declared, f"imported but not declared in pyproject.toml: {needed - declared}"
-    assert not declared - needed, f"declared in pyproject.toml but never imported: {declared - needed}"
+    assert not needed - declared, (
+        f"imported but not declared in pyproject.toml: {needed - declared}"
+    )
+    assert not declared - needed, (
+        f"declared in pyproject.toml but never imported: {declared - needed}"
+    )
