@@ -509,3 +509,23 @@ def test_hierarchical_gradcheck_and_errors():
         hierarchical_attention(x, x, x, None)
     with pytest.raises(ValueError, match=r"L == S"):
         hierarchical_attention(x, x[:, :5], x[:, :5], 2)
+
+
+# --- edge cases shared by every variant ---------------------------------------------------
+
+
+def test_empty_sequences_give_empty_or_zero_outputs():
+    empty, q = torch.randn(1, 2, 0, 4), torch.randn(1, 2, 5, 4)
+    for fn in (
+        lambda q, k, v: tiled_attention(q, k, v),
+        lambda q, k, v: sliding_window_attention(q, k, v, 2),
+        lambda q, k, v: linear_attention(q, k, v, True),
+    ):
+        assert fn(empty, q, q).shape == (1, 2, 0, 4)  # no queries: nothing to return
+        # No keys: every query is fully masked, and returns zeros as SDPA does.
+        torch.testing.assert_close(fn(q, empty, empty), torch.zeros(1, 2, 5, 4))
+    for fn in (
+        lambda x: strided_attention(x, x, x, 2),
+        lambda x: hierarchical_attention(x, x, x, 2),
+    ):
+        assert fn(empty).shape == (1, 2, 0, 4)

@@ -91,11 +91,13 @@ def hierarchical_attention(
     L, E = query.shape[-2:]
     Ev = value.shape[-1]
     scale = resolve_scale(scale, E)
+    if L == 0:
+        return query.new_zeros(*batch, 0, Ev)
     nb = math.ceil(L / block_size)
     pad = nb * block_size - L
 
     def blocks(x: Tensor) -> Tensor:
-        x = x.expand(*batch, *x.shape[-2:]).reshape(-1, *x.shape[-2:])  # (B, L, d)
+        x = x.expand(*batch, *x.shape[-2:]).reshape(batch.numel(), *x.shape[-2:])  # (B, L, d)
         return F.pad(x, (0, 0, 0, pad)).view(x.shape[0], nb, block_size, -1)  # (B, nb, b, d)
 
     q, k, v = blocks(query * scale), blocks(key), blocks(value)
@@ -120,5 +122,5 @@ def hierarchical_attention(
     weights = masked_softmax(scores, torch.cat([own_allowed, far_allowed], dim=-1))
     own_w, far_w = weights.split([block_size, nb], dim=-1)  # (B, nb, b, b), (B, nb, b, nb)
     out = own_w @ v + far_w @ v_mean.unsqueeze(1)  # (B, nb, b, Ev)
-    out = out.reshape(-1, nb * block_size, Ev)[:, :L]  # (B, L, Ev)
+    out = out.reshape(batch.numel(), nb * block_size, Ev)[:, :L]  # (B, L, Ev)
     return out.reshape(*batch, L, Ev)  # (..., L, Ev)

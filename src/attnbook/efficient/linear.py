@@ -144,7 +144,7 @@ def linear_attention(
         >>> torch.allclose(out, quadratic, atol=1e-5)
         True
     """
-    check_qkv(query, key, value)
+    batch = check_qkv(query, key, value)
     check_bool("is_causal", is_causal)
     check_size("chunk_size", chunk_size, 1)
     if not callable(feature_map):
@@ -158,6 +158,8 @@ def linear_attention(
         denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., L, 1)
         return (phi_q @ state) / (denominator + eps)  # (..., L, Ev)
     L, S = query.shape[-2], key.shape[-2]
+    if L == 0:  # no queries, no chunks
+        return query.new_zeros(*batch, 0, value.shape[-1])
     # Causal, top-left aligned: query i sees keys 0..i. Keys past the last query are
     # never seen; queries past the last key see them all (zero rows stand in).
     phi_k, value = phi_k[..., :L, :], value[..., :L, :]

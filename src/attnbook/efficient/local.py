@@ -34,7 +34,8 @@ MIN_BLOCK = 64
 
 def _flatten(x: Tensor, batch: torch.Size) -> Tensor:
     """Expand to the common batch shape and flatten it: (..., n, d) -> (B, n, d)."""
-    return x.expand(*batch, *x.shape[-2:]).reshape(-1, *x.shape[-2:])  # (B, n, d)
+    # B spelled out, not -1: reshape cannot infer it when the sequence is empty.
+    return x.expand(*batch, *x.shape[-2:]).reshape(batch.numel(), *x.shape[-2:])  # (B, n, d)
 
 
 def _band_width(block: int, is_causal: bool) -> int:
@@ -178,6 +179,8 @@ def sliding_window_attention(
     L, E = query.shape[-2:]
     S, Ev = value.shape[-2:]
     scale = resolve_scale(scale, E)
+    if L == 0:
+        return query.new_zeros(*batch, 0, Ev)
     q, k, v = (_flatten(x, batch) for x in (query, key, value))  # (B, L|S, E|Ev)
     scores, allowed = _band_scores(q, k, window, is_causal, block, scale)  # (B, P, width)
     weights = masked_softmax(scores, allowed)  # (B, P, width)
@@ -287,6 +290,8 @@ def strided_attention(
     L, E = query.shape[-2:]
     Ev = value.shape[-1]
     scale = resolve_scale(scale, E)
+    if L == 0:
+        return query.new_zeros(*batch, 0, Ev)
     q, k, v = (_flatten(x, batch) for x in (query, key, value))  # (B, L, E|Ev)
     block = _default_block(local, L)
     band, band_allowed = _band_scores(q, k, local, is_causal, block, scale)  # (B, P, width)

@@ -306,9 +306,10 @@ def tiled_attention(
     # Flatten every batch dimension into one, so each tile is a single batched matmul
     # over all heads at once. Broadcast batch dimensions are expanded (and copied) here,
     # outside the autograd.Function, so autograd sums their gradients back for us.
-    q = query.expand(*batch, L, E).reshape(-1, L, E)  # (B, L, E)
-    k = key.expand(*batch, S, E).reshape(-1, S, E)  # (B, S, E)
-    v = value.expand(*batch, S, Ev).reshape(-1, S, Ev)  # (B, S, Ev)
+    B = batch.numel()  # not -1 in reshape: that is ambiguous for empty sequences
+    q = query.expand(*batch, L, E).reshape(B, L, E)  # (B, L, E)
+    k = key.expand(*batch, S, E).reshape(B, S, E)  # (B, S, E)
+    v = value.expand(*batch, S, Ev).reshape(B, S, Ev)  # (B, S, Ev)
     out = _TiledAttention.apply(
         q, k, v, attn_mask, is_causal, scale, block_q, block_k, batch
     )  # (B, L, Ev)
