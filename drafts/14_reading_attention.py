@@ -263,7 +263,6 @@ plot_heatmap(
 )
 plt.show()
 best = divmod(int((to_answer - to_distractor).argmax()), config.num_heads)
-noun_head = divmod(int((to_answer + to_distractor).argmax()), config.num_heads)
 glue("best_head", f"{best[0]}.{best[1]}")
 glue("best_to_answer", 100 * to_answer[best].item())
 glue("best_to_distractor", 100 * to_distractor[best].item())
@@ -271,14 +270,27 @@ print(
     f"head {best[0]}.{best[1]} favours the antecedent most: "
     f"{to_answer[best]:.1%} vs {to_distractor[best]:.1%} to the distractor"
 )
+# The "answer magnet" check of chapter 10: do the OTHER words look at the antecedent too?
+layer, head = best
+others = test["mask"].clone()  # real tokens ...
+others[rows, test["pronoun"]] = False  # ... other than "it"
+others[rows, answer] = False  # ... and other than the antecedent itself
+to_answer_from_all = attentions[rows, layer, head, :, answer]  # (N, L): every query's weight
+from_others = (to_answer_from_all * others).sum(-1) / others.sum(-1)
+print(f"same head, weight on the antecedent from the other words: {from_others.mean():.1%}")
+glue("best_from_others", 100 * from_others.mean().item())
 
 # %% [markdown]
-# Notice how few heads send much of the weight of "it" to either noun. The head that favours
-# the antecedent most (layer.head {glue:text}`best_head`) gives it
+# Notice how few heads send much of the weight of "it" to either noun. The head that
+# favours the antecedent most (layer.head {glue:text}`best_head`) gives it
 # {glue:text}`best_to_answer:.0f`% of the weight from "it" and the distractor
-# {glue:text}`best_to_distractor:.0f`%: both nouns get attention, the right one
-# somewhat more. Tempting conclusion: "this head resolves the pronoun". We will test
-# it below.
+# {glue:text}`best_to_distractor:.0f`%. Tempting conclusion: "this head resolves the
+# pronoun". Chapter 10 warned about the *answer magnet*: a pointer model can make
+# its answer noun so distinctive that *every* word attends to it. The same head gives
+# the antecedent {glue:text}`best_from_others:.0f`% of the weight of the *other*
+# words of the sentence: the closer that is to the weight from "it", the less the
+# head's attention has to do with the pronoun. Either way, looking cannot tell us
+# whether the model needs the head; the experiments below can.
 #
 # (rollout)=
 # ## Attention rollout

@@ -1,0 +1,695 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Applications: answering, translating, summarising
+#
+# The same few pieces, attention, feed-forward layers, an encoder, a decoder, serve
+# very different tasks. This chapter trains three small models on tasks generated
+# by `attnbook.data` and measures each: answering questions about a short story,
+# translating a sentence into another word order, and writing a headline for a
+# story. For each we look at what attention does in the trained model.
+
+# %% tags=["hide-cell"]
+# Colab only: install attnbook, the book's library, from the repository.
+import subprocess
+import sys
+
+ATTNBOOK = "attnbook @ git+https://github.com/attnbook/attention-step-by-step@main"
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, ATTNBOOK], check=True)
+
+# %% [markdown]
+# **Learning goals.** After this chapter you can
+#
+# - frame reading comprehension as *pointing*: a model scores every word of the
+#   story and the best-scoring word is the answer;
+# - train an encoder–decoder to translate and read the alignment, including changes
+#   of word order, from its cross-attention;
+# - train a model to write a headline for a story and check that its attention
+#   selects the sentence that matters;
+# - say what attention contributes to each of these tasks, with numbers.
+
+# %%
+import dataclasses
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from attnbook.data import (
+    headline_examples,
+    qa_examples,
+    sample_batch,
+    shift_right,
+    toyworld_tokenizer,
+    word_order_examples,
+)
+from attnbook.device import default_device, describe_device, seed_everything
+from attnbook.exercises import check_alignment, check_best_span, check_pointer_in_context
+from attnbook.models import EncoderDecoder, EncoderDecoderConfig, EncoderOnly, EncoderOnlyConfig
+from attnbook.notebook import fast_mode, glue
+from attnbook.train import fit
+from attnbook.viz import plot_heatmap, plot_weights_bar, use_book_style
+
+device = default_device()
+print(describe_device(device))
+seed_everything(0)
+use_book_style()
+tok = toyworld_tokenizer()
+
+# %% [markdown]
+# (qa)=
+# ## 1. Question answering: point at the answer
+#
+# The guide's example is reading comprehension: given a short story, answer "What
+# color was the car?". `attnbook.data.qa_examples` writes such stories and knows
+# each answer, a single word of the story:
+
+# %%
+NUM_OBJECTS = 2  # objects per story: each question has two candidates of the right kind
+ex = qa_examples(1, "train", seed=3, num_objects=NUM_OBJECTS)[0]
+print(ex.context)
+print(ex.question, "->", ex.answer, f"(word {ex.answer_index} of the story)")
+assert tok.tokenize(ex.context)[ex.answer_index] == ex.answer
+
+# %% [markdown]
+# Extractive question answering (BERT on SQuAD {cite}`devlin2018bert` is the
+# classic) does not *generate* the answer: it points at it. The encoder reads the
+# question and the story together, so that self-attention can compare every word
+# of the question with every word of the story, and a *pointer* head gives each
+# position one score. A softmax over the story's positions turns the scores into a
+# distribution, like attention weights over the story, and the answer is where it
+# peaks. Real datasets have multi-word answers and predict a start and an end
+# (exercise 1); our answers are one word, so one pointer suffices.
+#
+# We put the question first and the story after it, and remember which positions
+# belong to the story, because the model must not answer with a word of the
+# question.
+
+# %%
+QA_LEN = 36  # the longest question + story of two objects is shorter
+
+
+def qa_tensors(examples):
+    """ids (N, QA_LEN), padding mask, story mask (True at story words), answer positions."""
+    ids = torch.zeros(len(examples), QA_LEN, dtype=torch.long)  # 0 is <pad>
+    story = torch.zeros(len(examples), QA_LEN, dtype=torch.bool)
+    answer = torch.zeros(len(examples), dtype=torch.long)
+    for i, e in enumerate(examples):
+        q, c = tok.encode(e.question), tok.encode(e.context)
+        ids[i, : len(q) + len(c)] = torch.tensor(q + c)
+        story[i, len(q) : len(q) + len(c)] = True
+        answer[i] = len(q) + e.answer_index
+    return ids, ids != tok.pad_id, story, answer
+
+
+qa_train = qa_tensors(qa_examples(20_000, "train", seed=0, num_objects=NUM_OBJECTS))
+qa_test_examples = qa_examples(1_000, "test", seed=0, num_objects=NUM_OBJECTS)
+qa_test = qa_tensors(qa_test_examples)
+ids, padding, story, answer = qa_test
+assert bool(story[torch.arange(len(answer)), answer].all())  # every answer lies in its story
+print("train", tuple(qa_train[0].shape), "test", tuple(ids.shape))
+
+# %% [markdown]
+# The loss is cross-entropy over the story positions: scores of the question and of
+# the padding are set to $-\infty$ first. The encoder uses rotary position
+# embeddings (RoPE, chapter 08): the answer is always a fixed number of words away
+# from the object it describes ("The car was *red*"), and relative positions make
+# such offsets easy to express. Each story has two objects, so every question has
+# two candidates of the right kind (two colors, two people, two places).
+#
+# ```{warning}
+# Forgetting that mask is a classic slip: the model is then free to "answer" with a
+# question word ("What color was the car?" → "car"), and it partly learns to,
+# because the question often contains a word that also occurs in the story.
+# ```
+
+# %%
+qa_config = EncoderOnlyConfig(
+    vocab_size=tok.vocab_size,
+    max_len=QA_LEN,
+    embed_dim=64,
+    num_heads=4,
+    num_layers=2,
+    dim_feedforward=128,
+    positional="rope",
+    head="pointer",
+)
+QA_STEPS = 60 if fast_mode() else 1500
+
+
+def pointer_scores(model, ids, padding, story):
+    logits = model(ids, padding).logits  # (N, L): one score per position
+    return logits.masked_fill(~story, float("-inf"))  # only story words may be the answer
+
+
+def qa_loss(model, batch):
+    ids, padding, story, answer = batch
+    return F.cross_entropy(pointer_scores(model, ids, padding, story), answer)
+
+
+@torch.no_grad()
+def qa_accuracy(model, data=qa_test):
+    ids, padding, story, answer = (t.to(device) for t in data)
+    return (pointer_scores(model, ids, padding, story).argmax(-1) == answer).float().mean().item()
+
+
+torch.manual_seed(0)
+qa_model = EncoderOnly(qa_config)
+qa_history = fit(
+    qa_model,
+    lambda g: sample_batch(*qa_train, batch_size=64, generator=g),
+    qa_loss,
+    steps=QA_STEPS,
+    max_seconds=60,
+    lr=3e-3,
+    device=device,
+    progress=False,
+    eval_fn=lambda m: {"accuracy": qa_accuracy(m)},
+    eval_every=250,
+)
+qa_acc = qa_history.final("accuracy")
+print(f"{qa_history.steps} steps in {qa_history.seconds:.0f} s: held-out accuracy {qa_acc:.1%}")
+glue("qa_accuracy", 100 * qa_acc)
+glue("qa_seconds", qa_history.seconds)
+
+# %% [markdown]
+# After {glue:text}`qa_seconds:.0f` seconds of training the model answers
+# {glue:text}`qa_accuracy:.1f`% of the questions about held-out stories correctly.
+# Two baselines put that in perspective: a random word of the story is right
+# {glue:text}`qa_chance:.1f`% of the time, and knowing only the *kind* of answer (a
+# color, a name or a place) and guessing between the two candidates of that kind
+# gives {glue:text}`qa_kind_guess:.0f`%. To do better, the model must connect the
+# question's object with the right sentence of the story. By kind of question:
+
+# %%
+with torch.no_grad():
+    predicted = pointer_scores(qa_model, *(t.to(device) for t in qa_test[:3])).argmax(-1).cpu()
+correct = predicted == answer
+for kind in ("color", "who", "where"):
+    rows = torch.tensor([e.kind == kind for e in qa_test_examples])
+    print(f"{kind:>6} questions: {correct[rows].float().mean():.1%} of {int(rows.sum())}")
+guess = (1 / story.sum(-1).float()).mean().item()
+print(f"chance (a random story word): {guess:.1%}")
+glue("qa_chance", 100 * guess)
+glue("qa_kind_guess", 100 / NUM_OBJECTS)
+
+# %% [markdown]
+# Now the guide's own question. We write a story with a car in it and look at the
+# pointer's distribution over the story:
+
+# %%
+story_text = (
+    "Anna took the car to the park. The kite was blue. The car was red. "
+    "Ben took the kite to the beach."
+)
+question = "What color was the car?"
+q_ids, c_ids = tok.encode(question), tok.encode(story_text)
+one = torch.tensor([q_ids + c_ids], device=device)  # (1, L)
+one_story = torch.zeros_like(one, dtype=torch.bool)
+one_story[0, len(q_ids) :] = True
+with torch.no_grad():
+    scores = pointer_scores(qa_model, one, one != tok.pad_id, one_story)[0, len(q_ids) :]
+probs = scores.softmax(-1).cpu()  # a distribution over the story's words
+words = tok.tokenize(story_text)
+print(f"{question} -> {words[int(probs.argmax())]!r} ({probs.max():.0%})")
+ax = plot_weights_bar(
+    words, probs, title=f"{question} The pointer over the story", ylabel="pointer probability"
+)
+ax.tick_params(axis="x", rotation=60)
+plt.show()
+
+# %% [markdown]
+# The tall bar is the model's answer. To find it, the model had to match "car" in
+# the question with the right sentence of the story (there are two sentences about
+# the car and two about a kite) and then step to the color word next to it: a
+# comparison of every question word with every story word, which is exactly what
+# self-attention computes in one layer.
+#
+# (translation)=
+# ## 2. Translation: alignment and word order
+#
+# Chapter 12 ({doc}`12_encoder_decoder`) trained an encoder–decoder to translate
+# dates written by people ("8 October 1995") into ISO dates ("1995-10-08") and
+# measured how often each output digit's cross-attention lands on the input digit
+# it copies. Dates change the *order* of their parts; so do languages. English
+# says "The dog bit the man."; the passive voice says the same thing in a different
+# order, with different word forms: "The man was bitten by the dog." Real
+# translation does this all the time (German and Japanese put the verb last, French
+# puts most adjectives after the noun). We use active → passive as a translation
+# task whose word order we know exactly: the generator writes both versions of the
+# same event.
+
+
+# %%
+def voice_pairs(num, split):
+    """The same events in the active voice (source) and the passive voice (target)."""
+    active = word_order_examples(num, split, seed=0, passive=0.0)
+    passive = word_order_examples(num, split, seed=0, passive=1.0)
+    for a, p in zip(active, passive, strict=True):  # same seed: the same events
+        assert (a.agent, a.patient, a.verb, a.voice, p.voice) == (
+            p.agent,
+            p.patient,
+            p.verb,
+            "active",
+            "passive",
+        )
+    return active, passive
+
+
+for a, p in zip(*voice_pairs(3, "train"), strict=True):
+    print(f"{a.text:<32} -> {p.text}")
+
+# %% [markdown]
+# The model is chapter 12's encoder–decoder with word tokens, with rotary
+# positions (RoPE): the decoder must find its words by *content*, wherever they sit
+# in the source, and relative positions keep the position signal from drowning the
+# word identities.
+
+# %%
+VOICE_SRC, VOICE_TGT = 12, 14
+voice_config = EncoderDecoderConfig(
+    vocab_size=tok.vocab_size,
+    max_len=VOICE_SRC,
+    max_tgt_len=VOICE_TGT,
+    embed_dim=64,
+    num_heads=4,
+    num_layers=2,
+    num_decoder_layers=2,
+    dim_feedforward=128,
+    positional="rope",
+)
+
+
+def seq2seq_tensors(sources, targets, src_len, tgt_len):
+    src = tok.encode_batch(sources, max_len=src_len)
+    tgt = tok.encode_batch(targets, add_eos=True, max_len=tgt_len)
+    return src.ids, src.padding_mask, tgt.ids
+
+
+def seq2seq_loss(model, batch):
+    src, mask, tgt = batch
+    logits = model(src, shift_right(tgt, tok.bos_id), mask).logits  # (N, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=tok.pad_id)
+
+
+@torch.no_grad()
+def greedy(model, src, mask, max_new_tokens):
+    out = model.generate(
+        src.to(device),
+        max_new_tokens=max_new_tokens,
+        bos_id=tok.bos_id,
+        eos_id=tok.eos_id,
+        src_padding_mask=mask.to(device),
+    )
+    return tok.decode_batch(out.cpu())
+
+
+train_active, train_passive = voice_pairs(20_000, "train")
+test_active, test_passive = voice_pairs(1_000, "test")
+voice_train = seq2seq_tensors(
+    [e.text for e in train_active], [e.text for e in train_passive], VOICE_SRC, VOICE_TGT
+)
+voice_test = seq2seq_tensors(
+    [e.text for e in test_active], [e.text for e in test_passive], VOICE_SRC, VOICE_TGT
+)
+references = [e.text for e in test_passive]
+
+
+def voice_exact_match(model):
+    predicted = greedy(model, *voice_test[:2], VOICE_TGT - 1)
+    return sum(p == r for p, r in zip(predicted, references, strict=True)) / len(references)
+
+
+torch.manual_seed(0)
+voice_model = EncoderDecoder(voice_config)
+voice_history = fit(
+    voice_model,
+    lambda g: sample_batch(*voice_train, batch_size=64, generator=g),
+    seq2seq_loss,
+    steps=30 if fast_mode() else 400,
+    max_seconds=40,
+    lr=3e-3,
+    device=device,
+    progress=False,
+    eval_fn=lambda m: {"exact_match": voice_exact_match(m)},
+    eval_every=200,
+)
+voice_em = voice_history.final("exact_match")
+print(
+    f"{voice_history.steps} steps in {voice_history.seconds:.0f} s: held-out exact match "
+    f"{voice_em:.1%}"
+)
+glue("voice_accuracy", 100 * voice_em)
+
+# %% [markdown]
+# The held-out sentences pair agents, patients and verbs never seen together in
+# training; the model rewrites {glue:text}`voice_accuracy:.1f`% of them exactly.
+# Now the alignment, from the cross-attention of the last decoder layer while it
+# writes the passive sentence (teacher forcing: we feed the right target, so each
+# row is the step that *writes* that word):
+
+
+# %%
+def cross_attention(model, source, target):
+    """Cross-attention (layers, H, T, S) while `model` writes `target` for `source`."""
+    src = torch.tensor([tok.encode(source)], device=device)  # (1, S)
+    tgt = torch.tensor([tok.encode(target, add_eos=True)], device=device)  # (1, T)
+    with torch.no_grad():
+        out = model(src, shift_right(tgt, tok.bos_id), need_weights=True)
+    return torch.stack(out.cross_attentions, dim=1)[0].cpu()
+
+
+source, target = "The big dog bit the man.", "The man was bitten by the big dog."
+weights = cross_attention(voice_model, source, target)
+src_words, tgt_words = tok.tokenize(source), [*tok.tokenize(target), "<eos>"]
+assert weights.shape[-2:] == (len(tgt_words), len(src_words))
+plot_heatmap(
+    weights[-1].mean(0),
+    tgt_words,
+    src_words,
+    annotate=True,
+    fmt="{:.2f}",
+    vmin=0,
+    vmax=1,
+    xlabel="active sentence (key)",
+    ylabel="passive sentence (query)",
+    title="Cross-attention, last decoder layer, heads averaged",
+)
+plt.show()
+
+# %% [markdown]
+# Read it row by row. Writing "man", near the start of the passive sentence, the
+# decoder looks at "man" near the *end* of the source; writing "dog", at the end,
+# it looks back at the start. The bright cells cross instead of running down the
+# diagonal: that crossing *is* the change of word order, and attention handles it
+# by looking up each word where it is, whatever the order. A model that had to
+# squeeze the source into one fixed vector first (an RNN encoder, chapter 01) would
+# have to carry both nouns and their roles to the end.
+#
+# One sentence is an anecdote; we measure over the held-out pairs: when the decoder
+# writes the patient (first noun of the passive) and the agent (last noun), does its
+# cross-attention peak on the same noun in the source?
+
+# %%
+src, mask, tgt = voice_test
+with torch.no_grad():
+    out = voice_model(
+        src.to(device), shift_right(tgt, tok.bos_id).to(device), mask.to(device), need_weights=True
+    )
+cross = torch.stack(out.cross_attentions, dim=1).cpu().mean(2)  # (N, layers, T, S), heads averaged
+rows = torch.arange(len(test_active))
+looked = {}
+for role in ("patient", "agent"):
+    at_tgt = torch.tensor([getattr(p, f"{role}_index") for p in test_passive])  # writing step
+    in_src = torch.tensor([getattr(a, f"{role}_index") for a in test_active])  # source position
+    top = cross[rows, :, at_tgt].argmax(-1)  # (N, layers): most-read source word
+    looked[role] = (top == in_src[:, None]).float().mean(0)  # per layer
+for layer in range(voice_config.num_decoder_layers):
+    print(
+        f"decoder layer {layer}: writing the patient, reads the source patient "
+        f"{looked['patient'][layer]:.0%}; writing the agent, reads the source agent "
+        f"{looked['agent'][layer]:.0%}"
+    )
+glue("voice_patient_aligned", 100 * looked["patient"].max().item())
+glue("voice_agent_aligned", 100 * looked["agent"].max().item())
+
+# %% [markdown]
+# In its best layer, the decoder's attention peaks on the right source noun in
+# {glue:text}`voice_patient_aligned:.0f`% of the sentences when it writes the patient
+# and {glue:text}`voice_agent_aligned:.0f`% when it writes the agent, two words that
+# swap ends between the languages. Chapter 12 found the same for dates, digit by
+# digit. (Chapter 14 explains why such alignments are evidence, not proof, of what
+# the model uses.)
+#
+# (summaries)=
+# ## 3. Summarisation: a headline for a story
+#
+# Summarising means deciding what matters and saying it shortly. Our tiny version:
+# each toy-world story has one event among filler sentences, and the headline
+# reports the event in headline style (present tense, no articles, no color).
+
+# %%
+for e in headline_examples(3, "train", seed=4):
+    print(f"{e.story}\n  -> {e.headline}")
+
+# %% [markdown]
+# The same encoder–decoder recipe as for the voice task learns it: the encoder
+# reads the story, the decoder writes the headline word by word, attending to the
+# story.
+
+# %%
+NEWS_SRC, NEWS_TGT = 36, 8
+news_train_examples = headline_examples(20_000, "train", seed=0)
+news_test_examples = headline_examples(1_000, "test", seed=0)
+news_train = seq2seq_tensors(
+    [e.story for e in news_train_examples],
+    [e.headline for e in news_train_examples],
+    NEWS_SRC,
+    NEWS_TGT,
+)
+news_test = seq2seq_tensors(
+    [e.story for e in news_test_examples],
+    [e.headline for e in news_test_examples],
+    NEWS_SRC,
+    NEWS_TGT,
+)
+news_config = dataclasses.replace(voice_config, max_len=NEWS_SRC, max_tgt_len=NEWS_TGT)
+
+
+def news_exact_match(model):
+    predicted = greedy(model, *news_test[:2], NEWS_TGT - 1)
+    return sum(p == e.headline for p, e in zip(predicted, news_test_examples, strict=True)) / len(
+        predicted
+    )
+
+
+torch.manual_seed(0)
+news_model = EncoderDecoder(news_config)
+news_history = fit(
+    news_model,
+    lambda g: sample_batch(*news_train, batch_size=64, generator=g),
+    seq2seq_loss,
+    steps=30 if fast_mode() else 300,
+    max_seconds=30,
+    lr=3e-3,
+    device=device,
+    progress=False,
+    eval_fn=lambda m: {"exact_match": news_exact_match(m)},
+    eval_every=150,
+)
+predicted = greedy(news_model, *news_test[:2], NEWS_TGT - 1)
+word_hits = [
+    sum(a == b for a, b in zip(p.split(), e.headline.split(), strict=False))
+    / len(e.headline.split())
+    for p, e in zip(predicted, news_test_examples, strict=True)
+]
+news_em = news_history.final("exact_match")
+print(
+    f"{news_history.steps} steps in {news_history.seconds:.0f} s: held-out exact match "
+    f"{news_em:.1%}, words in the right place {sum(word_hits) / len(word_hits):.1%}"
+)
+for p, e in list(zip(predicted, news_test_examples, strict=True))[:3]:
+    print(f"  {e.story}\n    model: {p!r}   reference: {e.headline!r}")
+glue("news_em", 100 * news_em)
+
+# %% [markdown]
+# The model writes exactly the reference headline for {glue:text}`news_em:.1f`% of
+# held-out stories. Where does it look while writing? Here is the cross-attention of
+# the last decoder layer for one held-out story:
+
+# %%
+e = news_test_examples[0]
+weights = cross_attention(news_model, e.story, e.headline)  # (layers, H, T, S)
+story_words, head_words = tok.tokenize(e.story), [*tok.tokenize(e.headline), "<eos>"]
+fig, ax = plt.subplots(figsize=(max(8, 0.42 * len(story_words)), 3.6))
+plot_heatmap(
+    weights[-1].mean(0),
+    head_words,
+    story_words,
+    ax=ax,
+    annotate=False,
+    vmin=0,
+    xlabel="story word (key)",
+    ylabel="headline word (query)",
+    title="Cross-attention while writing the headline (last layer, heads averaged)",
+)
+ax.tick_params(axis="x", rotation=60)
+plt.show()
+
+# %% [markdown]
+# Look along each row for the brightest cell: where does the decoder read while it
+# writes the name, the verb, the object and the place? A model that summarises by
+# selecting should read the event sentence and leave the fillers alone. We measure
+# two things over all held-out stories: the share of cross-attention that lands on
+# the event sentence, compared with the share of the story's words that sentence
+# holds (what spreading attention evenly would give); and, for each headline word,
+# how often the most-read story word is the word it comes from ("Anna" from "Anna",
+# "finds" from "found").
+
+
+# %%
+def event_span(words, headline):
+    """Start and end (exclusive) of the sentence that mentions the headline's object."""
+    obj = headline.split()[2]  # "Anna finds kite at park": the object is the third word
+    ends = [i + 1 for i, w in enumerate(words) if w == "."]
+    starts = [0, *ends[:-1]]
+    return next((s, t) for s, t in zip(starts, ends, strict=True) if obj in words[s:t])
+
+
+src, mask, tgt = news_test
+with torch.no_grad():
+    out = news_model(
+        src.to(device), shift_right(tgt, tok.bos_id).to(device), mask.to(device), need_weights=True
+    )
+on_event = torch.zeros(news_config.num_decoder_layers)
+even_share = 0.0
+for i, e in enumerate(news_test_examples):
+    words = tok.tokenize(e.story)
+    s, t = event_span(words, e.headline)
+    real = tgt[i] != tok.pad_id  # headline positions (and <eos>), not padding
+    for layer, w in enumerate(out.cross_attentions):
+        on_event[layer] += w[i].mean(0)[real.to(device)][:, s:t].sum(-1).mean().cpu()
+    even_share += (t - s) / len(words)
+on_event /= len(news_test_examples)
+even_share /= len(news_test_examples)
+for layer, share in enumerate(on_event):
+    print(f"decoder layer {layer}: {share:.0%} of the cross-attention on the event sentence")
+print(f"spread evenly over the story, it would be {even_share:.0%}")
+glue("event_share", 100 * on_event.max().item())
+glue("even_share", 100 * even_share)
+
+# Headline word k comes from event-sentence word SOURCE[k]: "Anna found the red kite at
+# the park ." -> "Anna finds kite at park" (name 0, verb 1, object 4, place 7).
+SOURCE = {"name": (0, 0), "verb": (1, 1), "object": (2, 4), "place": (4, 7)}
+read_right = {role: torch.zeros(news_config.num_decoder_layers) for role in SOURCE}
+for i, e in enumerate(news_test_examples):
+    words = tok.tokenize(e.story)
+    s, _ = event_span(words, e.headline)
+    for layer, w in enumerate(out.cross_attentions):
+        top = w[i].mean(0).argmax(-1).cpu()  # (T,): most-read story word per headline step
+        for role, (k, offset) in SOURCE.items():
+            read_right[role][layer] += float(words[int(top[k])] == words[s + offset])
+for role, hits in read_right.items():
+    print(
+        f"writing the {role:>6}: reads its source word in "
+        + ", ".join(
+            f"layer {layer} {h / len(news_test_examples):.0%}" for layer, h in enumerate(hits)
+        )
+    )
+glue("copy_read", 100 * min(h.max().item() for h in read_right.values()) / len(news_test_examples))
+
+# %% [markdown]
+# In its most focused layer the decoder puts {glue:text}`event_share:.0f`% of its
+# attention on the event sentence, which holds {glue:text}`even_share:.0f`% of the
+# story's words: attention is how the model *selects* what goes into the summary.
+# Word by word, in the best layer, every headline word reads its own source word in
+# at least {glue:text}`copy_read:.0f`% of the stories, the verb included, although
+# the verb changes form ("found" becomes "finds"): the decoder copies some words and
+# rewrites others, and in both cases fetches them by attention.
+#
+# ## What attention contributes
+#
+# | task | what attention does | measured here |
+# |---|---|---|
+# | question answering | self-attention compares each question word with each story word; the pointer is itself a softmax over the story | {glue:text}`qa_accuracy:.1f`% correct on held-out stories |
+# | translation (active → passive) | cross-attention fetches, for each output word, the source word it depends on, whatever their order | {glue:text}`voice_accuracy:.1f`% exact match; the two nouns aligned in {glue:text}`voice_patient_aligned:.0f`% and {glue:text}`voice_agent_aligned:.0f`% |
+# | summarisation | cross-attention selects the sentence that matters and copies its words | {glue:text}`news_em:.1f`% exact match; {glue:text}`event_share:.0f`% of attention on the event |
+#
+# In all three, the alternative is a fixed-size summary of the input that must hold
+# everything before the output starts. Attention replaces it with a lookup that each
+# output step (or each answer candidate) makes for itself.
+#
+# ## Summary
+#
+# - Extractive question answering *points*: a score per story word, a softmax over
+#   the story, the answer at the peak. Masking the question out is part of the task.
+# - An encoder–decoder translates by letting each output step attend to the source;
+#   its cross-attention is an alignment, and word-order changes show up as crossings.
+# - Headline generation selects (attention on the event sentence) and rewrites
+#   (present tense, no articles): attention does the selecting.
+#
+# ## Exercises
+#
+# **1. Best answer span.** Real QA models predict a start score and an end score for
+# every position. Write `best_span(start_logits, end_logits, max_len)` that returns
+# the pair `(start, end)` (end inclusive) with the largest
+# `start_logits[start] + end_logits[end]`, such that `start <= end` and the span has
+# at most `max_len` tokens. The starting point takes the two best positions
+# separately.
+
+
+# %%
+def best_span(start_logits, end_logits, max_len):
+    return int(start_logits.argmax()), int(end_logits.argmax())
+
+
+check_best_span(best_span)
+
+
+# %% tags=["hide-input"]
+def best_span(start_logits, end_logits, max_len):
+    L = len(start_logits)
+    scores = start_logits[:, None] + end_logits[None, :]  # (L, L): row = start, column = end
+    allowed = torch.ones(L, L, dtype=torch.bool).triu()  # start <= end
+    allowed &= ~torch.ones(L, L, dtype=torch.bool).triu(max_len)  # end - start < max_len
+    start, end = divmod(int(scores.masked_fill(~allowed, float("-inf")).argmax()), L)
+    return start, end
+
+
+check_best_span(best_span)
+
+# %% [markdown]
+# **2. Point inside the story.** Write `pointer_in_context(logits, context_mask)`:
+# given scores `(N, L)` over `question + story` and a boolean `(N, L)` mask that is
+# `True` at the story's words, return each row's highest-scoring story position.
+# The starting point ignores the mask.
+
+
+# %%
+def pointer_in_context(logits, context_mask):
+    return logits.argmax(dim=-1)
+
+
+check_pointer_in_context(pointer_in_context)
+
+
+# %% tags=["hide-input"]
+def pointer_in_context(logits, context_mask):
+    return logits.masked_fill(~context_mask, float("-inf")).argmax(dim=-1)
+
+
+check_pointer_in_context(pointer_in_context)
+
+# %% [markdown]
+# **3. Read an alignment.** Write `alignment(cross_weights)` that takes one layer's
+# cross-attention `(H, T, S)` and returns, for each of the `T` output positions, the
+# source position it attends to most, with the heads averaged. Then print the
+# alignment of the active → passive example. The starting point reads the wrong
+# axis.
+
+
+# %%
+def alignment(cross_weights):
+    return cross_weights.mean(dim=0).argmax(dim=0)
+
+
+check_alignment(alignment)
+
+
+# %% tags=["hide-input"]
+def alignment(cross_weights):
+    return cross_weights.mean(dim=0).argmax(dim=-1)  # each output row picks a source column
+
+
+check_alignment(alignment)
+weights = cross_attention(voice_model, source, target)[-1]  # (H, T, S), last layer
+for out_word, src_pos in zip(tgt_words, alignment(weights).tolist(), strict=True):
+    print(f"{out_word!r:>10} <- {src_words[src_pos]!r}")
