@@ -30,7 +30,7 @@ Honest measurement:
 Usage::
 
     python benchmarks/efficient_attention.py [--device cpu] [--sizes 512 1024 ...]
-        [--repeats 5] [--threads T] [--quick]
+        [--repeats 5] [--threads T] [--quick] [--resume]
 
 The JSON records the machine's load average before and after the run: on a shared
 CPU, methods made of many small parallel ops (everything but SDPA's one fused
@@ -241,15 +241,22 @@ def run_scaling(
     }
 
 
-def run_child(args: list[str], device: str, repeats: int, threads: int) -> dict:
-    """Run this script on one case in a fresh process; return its JSON line."""
+def run_child(args: list[str], device: str, repeats: int, threads: int, tries: int = 2) -> dict:
+    """Run this script on one case in a fresh process; return its JSON line.
+
+    A child killed from outside (a signal, the OOM killer on a shared machine) is
+    retried once after a pause; the error recorded says how it ended.
+    """
     cmd = [sys.executable, __file__, "--device", device, "--repeats", str(repeats)]
     cmd += ["--threads", str(threads), *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return {"error": " | ".join(tail)}
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    for attempt in range(tries):
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return json.loads(result.stdout.strip().splitlines()[-1])
+        if attempt + 1 < tries:
+            time.sleep(10)
+    tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+    return {"error": f"exit code {result.returncode}: " + " | ".join(tail)}
 
 
 def run_in_subprocess(case: tuple, device: str, repeats: int, threads: int) -> dict:
@@ -364,7 +371,7 @@ def check_goals(results: list[dict], sizes: list[int], scaling: list[dict]) -> d
         for row in scaling
         if "error" not in row
     }
-    small = scaling[0]["n_small"] if scaling else big // 2
+    small = next((row["n_small"] for row in scaling if "error" not in row), big // 2)
     goals["linear_scaling_time_ratio"] = {
         "goal": f"time({big}) / time({small}) <= {GOALS['linear_scaling_time_ratio_max']}"
         " (both lengths timed in alternation in one process)",
@@ -439,6 +446,9 @@ def main() -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument(
+        "--resume", action="store_true", help="reuse the cases a killed run already finished"
+    )
+    parser.add_argument(
         "--case", nargs=4, metavar=("METHOD", "MODE", "CAUSAL", "N"), help=argparse.SUPPRESS
     )
     parser.add_argument(
@@ -459,12 +469,28 @@ def main() -> None:
         return
     sizes = [256, 512] if args.quick else sorted(args.sizes)
     repeats = 3 if args.quick else args.repeats
+    # A quick smoke run must not overwrite the committed full result.
+    suffix = "_quick" if args.quick else ""
+    out = args.output or RESULTS / f"efficient_attention_{device.type}{suffix}.json"
+    # Finished cases are appended here as they come, so a killed run can --resume.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial.jsonl")
+    done = {}
+    if args.resume and partial.exists():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            done[(row["method"], row["mode"], row["causal"], row["n"])] = row
+    elif partial.exists():
+        partial.unlink()
     started = time.perf_counter()
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     results = []
     for causal in (False, True):
         for n in sizes:
             for name, mode in CASES:
+                if (name, mode, causal, n) in done:
+                    results.append(done[(name, mode, causal, n)])
+                    continue
                 if name == "naive" and device.type == "cpu" and not naive_fits(n, mode):
                     results.append(
                         {
@@ -480,6 +506,9 @@ def main() -> None:
                     (name, mode, causal, n), str(device), repeats, torch.get_num_threads()
                 )
                 results.append(row)
+                if "error" not in row:
+                    with partial.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
                 shown = {
                     key: row.get(key) for key in ("median_ms", "ratio_to_sdpa", "peak_mib", "error")
                 }
@@ -523,10 +552,8 @@ def main() -> None:
             "after": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
     }
-    # A quick smoke run must not overwrite the committed full result.
-    suffix = "_quick" if args.quick else ""
-    out = args.output or RESULTS / f"efficient_attention_{device.type}{suffix}.json"
     write_json(out, payload)
+    partial.unlink(missing_ok=True)
     print(f"wrote {out} after {payload['wall_s']} s")
     print(json.dumps(payload["goals"], indent=2))
     if not args.no_plots:
