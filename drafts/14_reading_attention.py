@@ -66,11 +66,11 @@ use_book_style()
 # `attnbook.data` writes sentences like the guide's "The cat sat on the mat because
 # it was comfortable." and knows, for each, which noun "it" refers to: the
 # adjective decides (an animal can be hungry, a mat can be comfortable). The
-# recipe `train_pronoun_resolver` trains the encoder-only model of chapter 10
-# (3 layers of 4 heads, a *pointer* head that scores every word and picks the
-# referent) and measures it on held-out sentences whose animal, thing and adjective
-# combinations never occurred in training. It trains for a fixed number of steps,
-# with a time limit as a safety net for slow machines.
+# recipe `train_pronoun_resolver` trains the encoder-only model of chapter 10 (a
+# few layers of several heads each, and a *pointer* head that scores every word and
+# picks the referent) and measures it on held-out sentences whose animal, thing and
+# adjective combinations never occurred in training. It trains for a fixed number
+# of steps, with a time limit as a safety net for slow machines.
 
 # %%
 result = train_pronoun_resolver(
@@ -84,7 +84,10 @@ print(
 )
 glue("accuracy", 100 * result.metrics["test_accuracy"])
 glue("train_seconds", result.history.seconds)
-assert (config.num_layers, config.num_heads) == (3, 4)
+glue("num_layers", config.num_layers)
+glue("num_heads", config.num_heads)
+glue("num_all_heads", config.num_layers * config.num_heads)
+print(f"{config.num_layers} layers of {config.num_heads} heads")
 
 # %% [markdown]
 # After {glue:text}`train_seconds:.0f` seconds of training, the model points at the
@@ -105,20 +108,24 @@ for adjective in ("comfortable", "hungry"):
     example = pronoun_example("cat", "mat", adjective)
     tokens, pointed, weights = run(example.text)
     print(f"{example.text!r}: 'it' -> {tokens[pointed]!r} (right answer {example.answer!r})")
-assert weights.shape == (3, 4, len(tokens), len(tokens))
-torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, len(tokens)))  # rows sum to one
+L = len(tokens)
+assert weights.shape == (config.num_layers, config.num_heads, L, L)
+torch.testing.assert_close(weights.sum(-1), torch.ones(config.num_layers, config.num_heads, L))
 
 # %% [markdown]
 # ## Heatmaps, layer by layer
 #
-# Each layer has 4 heads, each with its own $L \times L$ matrix of weights: row
+# Each layer has {glue:text}`num_heads` heads, each with its own $L \times L$ matrix
+# of weights: row
 # $i$ is the query token, column $j$ the key token, and each row sums to one. A
 # first overview averages the heads of each layer:
 
 # %%
 example = pronoun_example("cat", "mat", "comfortable")
 tokens, pointed, weights = run(example.text)
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+fig, axes = plt.subplots(
+    1, config.num_layers, figsize=(5 * config.num_layers, 4.6), layout="constrained"
+)
 for layer, ax in enumerate(axes):
     plot_heatmap(
         weights[layer].mean(0),
@@ -129,7 +136,7 @@ for layer, ax in enumerate(axes):
         title=f"layer {layer}, heads averaged",
         vmin=0,
         vmax=1,
-        colorbar=layer == 2,
+        colorbar=layer == config.num_layers - 1,
     )
 plt.show()
 
@@ -183,7 +190,13 @@ sat_tokens, _, sat_weights = run("The cat sat on the mat.")
 assert sat_tokens[:6] == guide_words
 from_sat = sat_weights[:, :, 2, :6].mean(1)  # (layers, 6): row of "sat", heads averaged
 from_sat = from_sat / from_sat.sum(-1, keepdim=True)
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), sharey=True, layout="constrained")
+fig, axes = plt.subplots(
+    1,
+    1 + config.num_layers,
+    figsize=(4 * (1 + config.num_layers), 3.4),
+    sharey=True,
+    layout="constrained",
+)
 plot_weights_bar(guide_words, guide, ax=axes[0], title="the guide (illustrative)", highlight=2)
 distances = []
 for layer in range(config.num_layers):
@@ -295,7 +308,7 @@ glue("best_from_others", 100 * from_others.mean().item())
 # (rollout)=
 # ## Attention rollout
 #
-# A layer's weights describe one step of mixing. After three layers, the state of
+# A layer's weights describe one step of mixing. After several layers, the state of
 # "it" is a mixture of mixtures, and the residual connections also carry each
 # token's own state straight through. *Attention rollout*
 # {cite}`abnar2020quantifying` turns this into one matrix: average the heads of
@@ -325,7 +338,7 @@ def attention_rollout(attentions):
     return rollout  # (..., L, L)
 
 
-layers = list(weights)  # the example sentence: 3 tensors (H, L, L)
+layers = list(weights)  # the example sentence: one (H, L, L) tensor per layer
 R = attention_rollout(layers)
 torch.testing.assert_close(R.sum(-1), torch.ones(len(tokens)))  # rows still sum to one
 one_layer = attention_rollout(layers[:1])
@@ -350,7 +363,7 @@ plt.show()
 # %% [markdown]
 # The rollout mixes every layer in, and the identity terms keep part of the credit
 # on "it" itself: with half of each layer's mixing kept on the diagonal, at least
-# $(1/2)^3$ of it stays there after three layers. Over the held-out sentences:
+# $(1/2)^{\text{layers}}$ of it stays there. Over the held-out sentences:
 
 # %%
 R_all = attention_rollout(list(attentions.unbind(dim=1)))  # (N, L, L)
@@ -430,7 +443,8 @@ print(f"intact model: accuracy {base_accuracy:.1%}, mean margin {base_margin:.2f
 # %% [markdown]
 # Two measures: the accuracy, and the *margin*, how far the antecedent's score is
 # ahead of the distractor's (a model can lose confidence long before it makes
-# mistakes). Now remove each of the 12 heads in turn, and then whole layers:
+# mistakes). Now remove each of the {glue:text}`num_all_heads` heads in turn, and
+# then whole layers:
 
 # %%
 acc_drop = torch.zeros(config.num_layers, config.num_heads)
