@@ -590,7 +590,6 @@ for name, norm_first, warmup in (
         sort_batch,
         sort_loss,
         steps=steps,
-        max_seconds=60,  # a safety cap on slow machines; 150 steps take a few seconds
         lr=1e-2,
         warmup=warmup,
         device=device,
