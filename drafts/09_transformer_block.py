@@ -68,6 +68,10 @@ from attnbook.viz import use_book_style
 
 seed_everything(0)
 device = default_device()
+if device.type == "cpu":
+    # Our models are small: a second thread hardly speeds them up, and when other
+    # programs share the CPU, threads waiting for each other slow training down a lot.
+    torch.set_num_threads(1)
 use_book_style()
 print(describe_device(device))
 
