@@ -868,7 +868,8 @@ def _tiny_decoder() -> DecoderOnly:
     torch.manual_seed(0)
     config = DecoderOnlyConfig(vocab_size=13, max_len=24, embed_dim=16, num_heads=2, num_layers=1)
     model = DecoderOnly(config).eval()
-    with torch.no_grad():  # sharper logits, so different mistakes pick different tokens
+    with torch.no_grad():  # strong context effects and sharp logits: each mistake shows
+        torch.nn.init.normal_(model.embedding.weight)
         model.lm_head.weight.mul_(40)
     return model
 
@@ -1030,7 +1031,8 @@ def _tiny_translator() -> EncoderDecoder:
         num_layers=1, num_decoder_layers=1,
     )  # fmt: skip
     model = EncoderDecoder(config).eval()
-    with torch.no_grad():  # sharper logits, so different mistakes pick different tokens
+    with torch.no_grad():  # strong context effects and sharp logits: each mistake shows
+        torch.nn.init.normal_(model.embedding.weight)
         model.lm_head.weight.mul_(40)
     return model
 
