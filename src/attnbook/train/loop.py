@@ -126,7 +126,15 @@ def make_optimizer(
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
+    groups = [g for g in groups if g["params"]]
+    if all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
+        try:
+            # One fused kernel for all parameters: several times faster than the loop
+            # over tensors on the CPU (torch >= 2.4; older versions refuse, see below).
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
+        except (RuntimeError, TypeError):
+            pass
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
 def to_device(batch: Batch, device: torch.device | str) -> Batch:

@@ -97,6 +97,12 @@ def _budget(seconds: float | None, steps: int | None) -> tuple[float | None, int
     return seconds, steps
 
 
+def _trim(ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Drop the padding columns no row of this batch needs (outputs at real tokens are unchanged)."""
+    length = max(1, int(mask.sum(dim=1).max()))
+    return ids[:, :length], mask[:, :length]  # (N, length)
+
+
 def _in_batches(n: int, batch_size: int, fn: Callable[[slice], None]) -> None:
     for start in range(0, n, batch_size):
         fn(slice(start, start + batch_size))
@@ -157,7 +163,8 @@ def evaluate_pointer(
 
     def run(rows: slice) -> None:
         nonlocal correct
-        logits = model(ids[rows].to(device), mask[rows].to(device)).logits  # (B, L)
+        rows_ids, rows_mask = _trim(ids[rows], mask[rows])
+        logits = model(rows_ids.to(device), rows_mask.to(device)).logits  # (B, L)
         correct += int((logits.argmax(-1).cpu() == target[rows]).sum())
 
     _in_batches(len(ids), batch_size, run)
@@ -219,9 +226,10 @@ def train_pronoun_resolver(
         model.to(device)
 
     def batch(generator: torch.Generator) -> tuple[Tensor, ...]:
-        return sample_batch(
+        ids, mask, answer = sample_batch(
             train["ids"], train["mask"], train["answer"], batch_size=batch_size, generator=generator
         )
+        return (*_trim(ids, mask), answer)
 
     def loss_fn(m: nn.Module, b: tuple[Tensor, ...]) -> Tensor:
         ids, mask, answer = b
@@ -268,10 +276,10 @@ def char_lm_config(vocab_size: int | None = None) -> DecoderOnlyConfig:
     return DecoderOnlyConfig(
         vocab_size=vocab_size,
         max_len=128,
-        embed_dim=128,
+        embed_dim=96,
         num_heads=4,
-        num_layers=4,
-        dim_feedforward=512,
+        num_layers=3,
+        dim_feedforward=384,
         positional="learned",
     )
 
@@ -312,7 +320,7 @@ def train_char_lm(
     *,
     steps: int | None = None,
     config: DecoderOnlyConfig | None = None,
-    batch_size: int = 32,
+    batch_size: int = 16,
     lr: float = 3e-3,
     eval_every: int = 200,
     seed: int = 0,
@@ -399,7 +407,7 @@ def date_config(vocab_size: int | None = None) -> EncoderDecoderConfig:
         num_layers=2,
         num_decoder_layers=2,
         dim_feedforward=256,
-        positional="sinusoidal",
+        positional="learned",
     )
 
 
@@ -434,12 +442,13 @@ def evaluate_date_translator(
     predictions: list[str] = []
 
     def run(rows: slice) -> None:
+        rows_src, rows_mask = _trim(src[rows], src_mask[rows])
         out = model.generate(
-            src[rows].to(device),
+            rows_src.to(device),
             max_new_tokens=11,
             bos_id=tok.bos_id,
             eos_id=tok.eos_id,
-            src_padding_mask=src_mask[rows].to(device),
+            src_padding_mask=rows_mask.to(device),
         )
         predictions.extend(tok.decode_batch(out.cpu()))
 
@@ -453,7 +462,7 @@ def train_date_translator(
     steps: int | None = None,
     config: EncoderDecoderConfig | None = None,
     batch_size: int = 64,
-    lr: float = 2e-3,
+    lr: float = 3e-3,
     num_train: int = 50_000,
     num_test: int = 2_000,
     eval_every: int = 250,
@@ -495,13 +504,14 @@ def train_date_translator(
         model.to(device)
 
     def batch(generator: torch.Generator) -> tuple[Tensor, ...]:
-        return sample_batch(
+        src, src_mask, tgt = sample_batch(
             train["src"],
             train["src_mask"],
             train["tgt"],
             batch_size=batch_size,
             generator=generator,
         )
+        return (*_trim(src, src_mask), tgt)
 
     def loss_fn(m: nn.Module, b: tuple[Tensor, ...]) -> Tensor:
         src, src_mask, tgt = b
