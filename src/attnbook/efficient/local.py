@@ -30,6 +30,8 @@ __all__ = ["sliding_window_attention", "strided_attention"]
 # Tiny blocks turn the band into thousands of tiny matmuls; 64 keeps them efficient
 # while the wasted work (keys in the band's blocks but outside the window) stays small.
 MIN_BLOCK = 64
+# Queries per group in sliding_window_attention: a few MB of scores, cache-sized.
+GROUP_QUERIES = 512
 
 
 def _flatten(x: Tensor, batch: torch.Size) -> Tensor:
@@ -61,7 +63,7 @@ def _key_windows(x: Tensor, block: int, num_blocks: int, is_causal: bool) -> Ten
 def _band_allowed(
     block: int, num_blocks: int, S: int, window: int, is_causal: bool, device: torch.device
 ) -> Tensor:
-    """Which (query, key) pairs of the band the window allows: (nb * block, width)."""
+    """Which (query, key) pairs of the band the window allows: (nb, block, width)."""
     width = _band_width(block, is_causal)
     row = torch.arange(block, device=device).unsqueeze(-1)  # (block, 1)
     col = torch.arange(width, device=device)  # (width,)
@@ -69,8 +71,7 @@ def _band_allowed(
     band = (offset >= 0) & (offset <= window) if is_causal else offset.abs() <= window
     key_pos = torch.arange(num_blocks, device=device).unsqueeze(-1) * block - block + col
     real = (key_pos >= 0) & (key_pos < S)  # (nb, width): not padding
-    allowed = band & real.unsqueeze(1)  # (nb, block, width)
-    return allowed.reshape(num_blocks * block, width)  # (nb * block, width)
+    return band & real.unsqueeze(1)  # (nb, block, width)
 
 
 def _band_scores(
@@ -88,6 +89,7 @@ def _band_scores(
     k_windows = _key_windows(k, block, num_blocks, is_causal)  # (B, nb, width, E)
     scores = q_blocks @ k_windows.transpose(-1, -2)  # (B, nb, block, width)
     allowed = _band_allowed(block, num_blocks, k.shape[1], window, is_causal, q.device)
+    allowed = allowed.view(num_blocks * block, -1)  # (nb * block, width)
     return scores.view(B, num_blocks * block, -1), allowed  # (B, nb * block, width)
 
 
@@ -182,9 +184,22 @@ def sliding_window_attention(
     if L == 0:
         return query.new_zeros(*batch, 0, Ev)
     q, k, v = (_flatten(x, batch) for x in (query, key, value))  # (B, L|S, E|Ev)
-    scores, allowed = _band_scores(q, k, window, is_causal, block, scale)  # (B, P, width)
-    weights = masked_softmax(scores, allowed)  # (B, P, width)
-    out = _band_output(weights, v, is_causal, block)[:, :L]  # (B, L, Ev)
+    B, num_blocks = q.shape[0], math.ceil(L / block)
+    q_blocks = F.pad(q * scale, (0, 0, 0, num_blocks * block - L))  # (B, nb * block, E)
+    q_blocks = q_blocks.view(B, num_blocks, block, E)  # (B, nb, block, E)
+    k_windows = _key_windows(k, block, num_blocks, is_causal)  # (B, nb, width, E)
+    v_windows = _key_windows(v, block, num_blocks, is_causal)  # (B, nb, width, Ev)
+    allowed = _band_allowed(block, num_blocks, S, window, is_causal, q.device)  # (nb, block, width)
+    # A group of blocks at a time: one group's scores stay in cache, so the time per
+    # query stays flat as L grows (all blocks at once spill to memory for long inputs).
+    group = max(1, GROUP_QUERIES // block)
+    outs = []
+    for g0 in range(0, num_blocks, group):
+        g = slice(g0, g0 + group)
+        scores = q_blocks[:, g] @ k_windows[:, g].transpose(-1, -2)  # (B, G, block, width)
+        weights = masked_softmax(scores, allowed[g])  # (B, G, block, width)
+        outs.append(weights @ v_windows[:, g])  # (B, G, block, Ev)
+    out = torch.cat(outs, dim=1).view(B, num_blocks * block, Ev)[:, :L]  # (B, L, Ev)
     return out.reshape(*batch, L, Ev)  # (..., L, Ev)
 
 
