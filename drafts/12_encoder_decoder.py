@@ -187,10 +187,10 @@ print(
 # trains the same model.
 
 # %%
-DATE_STEPS = 1200
+DATE_STEPS = 1000
 NUM_TEST = 2000
 result = train_date_translator(
-    seconds=None, steps=DATE_STEPS, num_test=NUM_TEST, eval_every=200, device=device
+    seconds=None, steps=DATE_STEPS, num_test=NUM_TEST, eval_every=250, device=device
 )
 model, history = result.model, result.history
 exact = result.metrics["test_exact_match"]
@@ -366,13 +366,14 @@ fig.suptitle(f"Cross-attention of decoder layer {last}, averaged over heads")
 plt.show()
 
 # %% [markdown]
-# Look for bright cells on the characters being copied. In the first map,
-# do the four year digits of the output read the last four input characters,
-# the month digits the middle pair and the day digits the first pair? Then
-# the model has learned to *reorder*, and each output row found its source
-# with no help from position. Where the month is a word ("March"), its digit
-# rows can only read the word; where the year has two digits ("61"), the
-# century cannot be copied from anywhere and must be inferred.
+# Look for bright cells on the characters being copied. In the first map the
+# day's digits, the month's and the last digits of the year each read the
+# input character they copy, in a new order: the model has learned to
+# *reorder*, and every output row finds its source by content, not by
+# position. Where a digit is inferred rather than copied, its row looks
+# elsewhere or spreads out: the century "19" or "20" (implied by the last two
+# digits of the year, and absent from a two-digit year like "61"), and the
+# month when it is a word ("March").
 #
 # A picture of three examples could still be luck. We measure: for every
 # held-out date whose format states digits literally, we know which input
