@@ -117,6 +117,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(RUNS), help="run only these")
     parser.add_argument("--quick", action="store_true", help="5-second budgets, for a smoke run")
     parser.add_argument("--output", type=Path, default=None, help="JSON path (default: results/)")
+    parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device) if args.device else default_device()
@@ -128,6 +129,7 @@ def main() -> int:
             "CPU; load_average_before/after show how busy the machine was (a load above "
             "the core count means other processes shared it)."
         ),
+        "run_note": args.note,
     }
     for name in args.only or RUNS:
         payload[name] = run_one(name, device, args.quick)

@@ -65,6 +65,7 @@ from attnbook.notebook import fast_mode, glue
 from attnbook.positional import SinusoidalPositionalEncoding
 from attnbook.train import fit
 from attnbook.viz import use_book_style
+from attnbook.widgets import AttentionMap
 
 seed_everything(0)
 device = default_device()
@@ -581,14 +582,14 @@ class BlockStack(nn.Module):
 
 
 steps = 8 if fast_mode() else 150  # ATTNBOOK_FAST=1 (quick checks) shortens every run
-runs = {}
+runs, models = {}, {}
 for name, norm_first, warmup in (
     ("pre-norm, no warm-up", True, 0.0),
     ("post-norm, no warm-up", False, 0.0),
     ("post-norm, 30 % warm-up", False, 0.3),
 ):
     torch.manual_seed(0)
-    model = BlockStack(tok.vocab_size, norm_first)
+    model = models[name] = BlockStack(tok.vocab_size, norm_first)
     runs[name] = fit(
         model,
         sort_batch,
@@ -656,6 +657,43 @@ plt.show()
 # `norm_first=False`.
 # ```
 #
+# ### Inside the trained pre-norm stack
+#
+# What did the twelve blocks learn to look at? Below, one unsorted sequence
+# goes through the trained pre-norm model and every block hands back its
+# attention weights, one $L \times L$ map per head. Pick a block and a head
+# in the widget, then click a letter (a query) to see which letters it reads.
+# To write the letter that belongs at a position, the model must find where
+# that letter sits in the input, so look for heads whose weights follow the
+# letters' *values* (a query attending to the letter just below or above its
+# own) rather than their positions.
+
+
+# %%
+@torch.no_grad()
+def block_weights(stack, ids):
+    """Attention weights of every block, (layers, H, L, L), for one sequence ids (1, L)."""
+    stack.eval()
+    x = stack.positions(stack.embedding(ids))  # (1, L, E)
+    maps = []
+    for block in stack.blocks:
+        x, w = block(x, need_weights=True)  # w: (1, H, L, L)
+        maps.append(w[0])
+    return torch.stack(maps).cpu()
+
+
+pre_norm = models["pre-norm, no warm-up"]
+example = examples[0]
+ids = torch.tensor([tok.encode(example.source)], device=device)  # (1, L)
+weights = block_weights(pre_norm, ids)
+assert weights.shape == (len(pre_norm.blocks), 4, ids.shape[1], ids.shape[1])
+torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))  # rows sum to 1
+with torch.no_grad():
+    predicted = tok.decode(pre_norm(ids).argmax(-1)[0].tolist())
+print(f"input {example.source!r} -> model {predicted!r} (target {example.target!r})")
+AttentionMap(weights, tokens=list(example.source), layer=len(pre_norm.blocks) - 1, head=0)
+
+# %% [markdown]
 # ## Summary
 #
 # - A block is two sublayers — self-attention, which mixes positions, and a
