@@ -343,6 +343,18 @@ R = attention_rollout(layers)
 torch.testing.assert_close(R.sum(-1), torch.ones(len(tokens)))  # rows still sum to one
 one_layer = attention_rollout(layers[:1])
 torch.testing.assert_close(one_layer, 0.5 * layers[0].mean(0) + 0.5 * torch.eye(len(tokens)))
+
+# %% [markdown]
+# The library has the same function: `attnbook.interpret.attention_rollout` (its
+# `residual` argument is the share kept on the diagonal, the paper's one half by
+# default). The check below confirms that it computes what we just wrote; from here
+# on the chapter uses the library's version.
+
+# %%
+from attnbook import interpret
+
+torch.testing.assert_close(interpret.attention_rollout(layers), attention_rollout(layers))
+R = interpret.attention_rollout(layers)  # (L, L)
 it = example.pronoun_index
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.3), sharey=True, layout="constrained")
 plot_weights_bar(
@@ -366,7 +378,7 @@ plt.show()
 # $(1/2)^{\text{layers}}$ of it stays there. Over the held-out sentences:
 
 # %%
-R_all = attention_rollout(list(attentions.unbind(dim=1)))  # (N, L, L)
+R_all = interpret.attention_rollout(list(attentions.unbind(dim=1)))  # (N, L, L)
 roll_answer = R_all[rows, test["pronoun"], answer]
 roll_distractor = R_all[rows, test["pronoun"], distractor]
 print(
@@ -410,19 +422,6 @@ def ablate(heads):
     return handles
 
 
-def measure(heads=()):
-    """Accuracy and mean margin (antecedent score - distractor score) with `heads` removed."""
-    handles = ablate(heads)
-    try:
-        accuracy = evaluate_pointer(model, test["ids"], test["mask"], answer)
-        with torch.no_grad():
-            logits = model(test["ids"].to(device), test["mask"].to(device)).logits.cpu()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return accuracy, (logits[rows, answer] - logits[rows, distractor]).mean().item()
-
-
 # The hook must equal the other way to silence a head: zero its columns of out_proj.
 probe = test["ids"][:8].to(device), test["mask"][:8].to(device)
 handles = ablate([(1, 2)])
@@ -437,6 +436,32 @@ with torch.no_grad():
     zeroed = model(*probe).logits
     out_proj.weight.copy_(saved)
 torch.testing.assert_close(hooked, zeroed)
+
+# %% [markdown]
+# Hooks that stay registered silence the head for good, so they must be removed
+# even when the code between fails. `attnbook.interpret.ablate_heads` is the same
+# hook wrapped in a context manager: inside its `with` block the listed
+# `(layer, head)` pairs are silent, and its hooks are gone when the block ends, also
+# after an error. The check below confirms that it gives the logits of our `ablate`;
+# from here on the chapter uses it.
+
+# %%
+attention_modules = [layer.self_attn for layer in model.layers]
+with torch.no_grad(), interpret.ablate_heads(attention_modules, [(1, 2)]):
+    library = model(*probe).logits
+torch.testing.assert_close(library, hooked)
+assert not any(m.out_proj._forward_pre_hooks for m in attention_modules)  # hooks removed
+
+
+def measure(heads=()):
+    """Accuracy and mean margin (antecedent score - distractor score) with `heads` removed."""
+    with interpret.ablate_heads(attention_modules, heads):
+        accuracy = evaluate_pointer(model, test["ids"], test["mask"], answer)
+        with torch.no_grad():
+            logits = model(test["ids"].to(device), test["mask"].to(device)).logits.cpu()
+    return accuracy, (logits[rows, answer] - logits[rows, distractor]).mean().item()
+
+
 base_accuracy, base_margin = measure()
 print(f"intact model: accuracy {base_accuracy:.1%}, mean margin {base_margin:.2f}")
 
@@ -608,9 +633,11 @@ glue("idle_heads", ", ".join(looks_but_idle) if looks_but_idle else "none")
 #   queries, columns keys, and averaging over heads can hide what each does.
 # - The guide's "sat" weights were illustrative; a real model's weights depend on
 #   its training task, layer and head.
-# - Attention rollout multiplies the head-averaged weights of all layers, with the
-#   residual path as an identity, into one estimate of token-to-token flow.
-# - Ablation (zeroing a head's output) measures what a head contributes. In our
+# - Attention rollout (`attnbook.interpret.attention_rollout`) multiplies the
+#   head-averaged weights of all layers, with the residual path as an identity, into
+#   one estimate of token-to-token flow.
+# - Ablation (zeroing a head's output; `attnbook.interpret.ablate_heads`) measures
+#   what a head contributes. In our
 #   model, where a head looks from "it" and how much the model needs that head
 #   were only loosely related (rank correlation {glue:text}`rho:.2f` in this run).
 # - High attention is not causation: treat attention maps as hypotheses and test

@@ -23,6 +23,7 @@ _SUBMODULES = (
     "efficient",
     "exercises",
     "functional",
+    "interpret",
     "masks",
     "models",
     "notebook",

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from attnbook.interpret import attention_rollout
+
 __all__ = [
     "check_alignment",
     "check_attention_entropy",
@@ -355,7 +357,11 @@ def _row_normalised(weights: Tensor) -> Tensor:
 def _rollout(
     attentions: Sequence[Tensor], residual: bool = True, reverse: bool = False, mean: bool = True
 ) -> Tensor:
-    """Reference rollout (and classic slips, for the diagnosis)."""
+    """Rollout with classic slips switchable, for the diagnosis.
+
+    With the defaults it equals :func:`attnbook.interpret.attention_rollout`, the
+    reference the check compares with.
+    """
     steps = []
     for weights in attentions:
         mixed = weights.mean(dim=0) if mean else weights.sum(dim=0)  # (L, L)
@@ -409,7 +415,7 @@ def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> bool:
         for layers, heads, L in cases:
             attentions = _random_attentions(g, layers, heads, L)
             got = _as_tensor(_call(fn, [a.clone() for a in attentions]), "your rollout")
-            expected = _rollout(attentions)
+            expected = attention_rollout(attentions)  # the library's reference
             where = f"for {layers} layer(s) of {heads} head(s), L={L}"
             _check_shape(got, expected, where)
             if _close(got, expected):
