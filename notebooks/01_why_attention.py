@@ -34,7 +34,7 @@ if "google.colab" in sys.modules:
 # **In this chapter you will:**
 #
 # - describe attention as a spotlight: a weighted combination of all the inputs, chosen afresh for each question, instead of one fixed summary;
-# - compute a weighted average of value vectors and draw a table of attention weights;
+# - compute a weighted average of value vectors and draw its attention weights as a bar chart;
 # - explain with path lengths why recurrent networks struggle with long-range dependencies;
 # - run an experiment: a recurrent network and a one-layer attention model on a long-range recall task, with measured accuracies.
 
@@ -128,8 +128,9 @@ torch.testing.assert_close(weighted_average(uniform, values), values.mean(dim=0)
 
 # %% [markdown]
 # A hard spotlight answers one question well, but it must be exactly right: it
-# cannot hedge between two candidates, and (chapter 04) a network cannot learn
-# *where* to point it by gradient descent. Soft weights can do both.
+# cannot hedge between two candidates, and a network cannot learn *where* to
+# point it by gradient descent ({doc}`chapter 04 <04_queries_keys_values>`
+# shows why). Soft weights, spread over several words, can do both.
 #
 # ## The guide's weights for "sat"
 #
@@ -166,13 +167,16 @@ assert blend[0] > blend[1] and blend[2] > blend[1]  # animal and action outweigh
 # %% [markdown]
 # Where do weights like these come from? A model scores how well each word
 # matches what the current word is looking for, and turns the scores into
-# weights: chapters 02 to 04 build exactly that. Attention made its name in
+# weights: chapters {doc}`02 <02_dot_products>` to
+# {doc}`04 <04_queries_keys_values>` build exactly that. Attention made its name in
 # neural machine translation {cite}`bahdanau2014neural`, where a small
 # network computes each score (*additive* attention); the transformer
 # {cite}`vaswani2017attention` replaced that network by a scaled dot product.
 # `attnbook` has both. Here is the additive kind, untrained (random
 # parameters, so its weights mean nothing yet): one question vector scores all
-# six words, and the weights it returns sum to 1.
+# six words, and the weights it returns sum to 1. The shape comments use the
+# book's letters ({doc}`../book/notation`): $N$ sequences in a batch, $S$ words
+# to look at, $E$ numbers per word vector.
 
 # %%
 embedding_size = 8
@@ -216,19 +220,23 @@ for n in (10, 100, 1000):
 # {cite}`vaswani2017attention`. The *longest path* between two
 # of $n$ words is $n - 1$ steps for a recurrent network and 1 for attention.
 # And a recurrent network must compute its $n$ states one after another,
-# while attention computes all positions at once, which suits GPUs (chapter
-# 05 measures it).
+# while attention computes all positions at once, which suits GPUs
+# ({doc}`chapter 05 <05_multi_head_attention>` measures it).
 #
 # Why do long paths hurt? Every step multiplies the signal, and the gradient
 # that trains the network, by the derivative of $f$. If that factor is
 # typically below 1, influence shrinks exponentially with distance. We can
-# measure it: feed 100 random word vectors to a freshly initialised GRU and to
-# one attention layer, and ask how much the last output depends on each
-# input, via the size of the gradient of the output with respect to that
-# input.
+# measure it: feed {glue:text}`influence_length` random word vectors to a
+# freshly initialised GRU (PyTorch's gated recurrent layer) and to one
+# attention layer, and ask how much the last output depends on each input,
+# via the size of the gradient of the output with respect to that input. The
+# attention layer's three linear maps `w_q`, `w_k`, `w_v` prepare the vectors
+# it compares and averages; {doc}`chapter 04 <04_queries_keys_values>`
+# explains them.
 
 # %%
 length, size = 100, 64
+glue("influence_length", length)
 inputs = torch.randn(16, length, size, device=device, requires_grad=True)  # (N, L, E)
 probe = torch.randn(size, device=device)  # a random direction to read the output along
 
@@ -249,7 +257,8 @@ attended = scaled_dot_product_attention(w_q(inputs[:, -1:]), w_k(inputs), w_v(in
 attention_influence = influence(attended[:, 0])
 
 distance = torch.arange(length - 1, -1, -1)  # position t is length - 1 - t words back
-far = 0  # the first word, length - 1 = 99 words back
+far = 0  # the first word, length - 1 words back
+glue("far_distance", length - 1 - far)
 print(f"GRU:       influence of the last word {gru_influence[-1].item():.2e}, of the first {gru_influence[far].item():.2e}")  # fmt: skip
 print(f"attention: influence of the last word {attention_influence[-1].item():.2e}, of the first {attention_influence[far].item():.2e}")  # fmt: skip
 assert gru_influence[far] < 1e-6 * gru_influence[-1]
@@ -268,8 +277,8 @@ plt.show()
 # The GRU's curve falls in a straight line on this logarithmic axis: an
 # exponential decay. The first word's influence is about
 # {glue:text}`gru_decay:.0f` orders of magnitude below the last word's.
-# Attention's curve is flat: a word 99 positions back matters as much as one
-# next door. These networks are untrained, and training can teach a GRU to
+# Attention's curve is flat: a word {glue:text}`far_distance` positions back
+# matters as much as one next door. These networks are untrained, and training can teach a GRU to
 # protect some information (its gates exist for that reason), but the path
 # stays long and the state stays one fixed-size vector. The next experiment
 # measures what that costs after training.
@@ -287,8 +296,10 @@ for ex in sequence_task("recall", 3, length=4, seed=1):
     print(f"{ex.source!r} -> {ex.target!r}")
 
 # %% [markdown]
-# Both models read the same input: one vector per pair (the key's embedding
-# plus the value's embedding), then one for the question (the asked key's
+# Both models read the same input. Each letter and each digit gets an
+# *embedding*: a vector of numbers looked up in a table (`nn.Embedding`) and
+# learned during training, like the made-up value vectors above. The input is
+# one vector per pair (the key's embedding plus the value's embedding), then one for the question (the asked key's
 # embedding plus a learned marker). The **recurrent model** runs a GRU over
 # the pairs and the question, and reads the answer from its final state. The
 # **attention model** makes a query from the question and keys and values from
@@ -379,7 +390,7 @@ assert (
 # The training loop is the same for both models: the same number of steps,
 # the same batches, the same optimiser. After training we measure the
 # *accuracy*, the fraction of test questions whose highest logit is the right
-# digit. Guessing scores 0.1.
+# digit. Guessing one of the ten digits scores 0.1.
 
 # %%
 steps = 150 if fast_mode() else 500  # ATTNBOOK_FAST=1 shortens training for quick checks
@@ -419,7 +430,9 @@ for n_pairs in pair_counts:
     print(f"{n_pairs:2d} pairs: recurrent {results['recurrent'][n_pairs]:.3f}   attention {results['attention'][n_pairs]:.3f}")  # fmt: skip
 
 # %% [markdown]
-# The figure plots the same numbers.
+# The figure plots the same numbers. Look at how each curve changes as the
+# list grows, from left to right, and compare both with the dotted
+# guessing line.
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
@@ -470,8 +483,8 @@ glue("att_min", min(att.values()), display=False)
 # - On associative recall, one attention layer solves lists of every length
 #   we tried; a GRU with the same training falls towards guessing as the list grows.
 #
-# Chapters 02 to 04 open the box: how the weights are computed from the
-# words themselves.
+# Chapters {doc}`02 <02_dot_products>` to {doc}`04 <04_queries_keys_values>`
+# open the box: how the weights are computed from the words themselves.
 
 # %% [markdown]
 # ## Exercises
