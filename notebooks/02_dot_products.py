@@ -60,8 +60,8 @@ print(describe_device(device))
 # %% [markdown]
 # ## Words as vectors
 #
-# A transformer represents each token by a vector of numbers, its
-# *embedding*. Learned embeddings have hundreds of dimensions with no names;
+# A transformer represents each *token* (a word, or a piece of a word) by a
+# vector of numbers, its {term}`embedding`. Learned embeddings have hundreds of dimensions with no names;
 # to see what is going on we make up tiny ones with four named features, each
 # between 0 and 1.
 
@@ -254,11 +254,13 @@ assert (by_dot, by_cosine) == ("loud_cat", "mat")
 #
 # Attention nevertheless uses the raw dot product, for two reasons. It is
 # cheaper: no lengths to compute. And length is a signal the model *learns* to
-# use: the queries and keys are computed by learned layers (chapter 04), which
-# can make a key longer so it is found more easily, or a query longer to make
-# its choice sharper (a longer query acts like a lower softmax temperature,
-# chapter 03). The price is that scores grow with the size of the vectors,
-# which is why chapter 04 divides them by $\sqrt{d_k}$.
+# use: the queries and keys are computed by learned layers
+# ({doc}`chapter 04 <04_queries_keys_values>`), which can make a key longer so
+# it is found more easily, or a query longer to make its choice sharper (a
+# longer query acts like a lower softmax temperature,
+# {doc}`chapter 03 <03_softmax>`). The price is that scores grow with the
+# number of entries in the vectors, which is why chapter 04 divides them by
+# $\sqrt{d_k}$, the square root of that number.
 #
 # :::{warning} A long vector is not a similar vector
 # When you read raw dot products (attention scores, or similarities between
@@ -301,7 +303,10 @@ plt.show()
 # of the matrix product $QK^\top$ is row $i$ of $Q$ times column $j$ of
 # $K^\top$, which is row $j$ of $K$: exactly $Q_i \cdot K_j$. So one matrix
 # product computes them all. We already used it for the heatmap; now we check
-# it against a double loop on random queries and keys.
+# it against a double loop on random queries and keys. (From
+# {doc}`chapter 04 <04_queries_keys_values>` on, the size of the queries and
+# keys gets its own name, $d_k$; here it is simply the size $E$ of our
+# vectors.)
 
 # %%
 L, S = 3, 5
@@ -320,7 +325,9 @@ print(scores)
 
 # %% [markdown]
 # Rows are queries, columns keys. The transpose matters: without it, `Q @ K`
-# asks for a $(3 \times 4)$ times $(5 \times 4)$ product, which does not exist.
+# asks for an $(L \times E)$ times $(S \times E)$ product, which does not exist
+# because the inner sizes $E$ and $S$ differ. (Were they equal, it would run and
+# silently compute the wrong numbers, so check the shape.)
 
 # %%
 try:
@@ -329,8 +336,8 @@ except RuntimeError as error:
     print("Q @ K fails:", error)
 
 # %% [markdown]
-# In a model, the scores come in batches: $N$ sequences (and, from chapter 05,
-# $H$ heads), so the tensors have shape `(N, L, E)` and `(N, S, E)`. The matrix
+# In a model, the scores come in batches: $N$ sequences (and, from
+# {doc}`chapter 05 <05_multi_head_attention>`, $H$ heads), so the tensors have shape `(N, L, E)` and `(N, S, E)`. The matrix
 # product works on the last two axes and carries the others along; we only
 # need to transpose the last two axes of $K$. Three spellings, one result:
 
@@ -354,16 +361,22 @@ print("batched scores:", tuple(batched.shape), "= (N, L, S)")
 # :::
 #
 # How much work is this? Each of the $L \cdot S$ scores needs $E$
-# multiplications, so $L \cdot S \cdot E$ in all. For a text of 1,000 tokens
-# and $E = 64$ that is 64 million multiplications per head, which a matrix
-# product does in one call. It also hints at the cost of attention: double the
-# text and there are four times as many scores (chapter 15).
+# multiplications, so $L \cdot S \cdot E$ in all. For a text of
+# {glue:text}`tokens_in_text` tokens, every token comparing itself with every
+# token, and vectors of size {glue:text}`head_size` (a typical size for one
+# attention head), that is {glue:text}`multiplications_millions:.0f` million
+# multiplications, which a matrix product does in one call. It also hints at
+# the cost of attention: double the text and there are four times as many
+# scores ({doc}`chapter 15 <15_cost_of_attention>`).
 
 # %%
 tokens_in_text, head_size = 1000, 64
 multiplications = tokens_in_text * tokens_in_text * head_size
 print(f"L = S = {tokens_in_text}, E = {head_size}: {multiplications:,} multiplications")
 assert multiplications == 64_000_000
+glue("tokens_in_text", tokens_in_text)
+glue("head_size", head_size)
+glue("multiplications_millions", multiplications / 1e6)
 
 # %% [markdown]
 # ## Summary
@@ -372,11 +385,12 @@ assert multiplications == 64_000_000
 # - Geometrically, $a \cdot b = \lVert a \rVert \lVert b \rVert \cos\theta$: its sign gives the
 #   direction (same way, right angle, apart), its size grows with the lengths.
 # - The cosine similarity divides out the lengths. Attention uses the raw dot
-#   product, letting learned lengths carry meaning, and rescales it (chapter 04).
+#   product, letting learned lengths carry meaning, and rescales it
+#   ({doc}`chapter 04 <04_queries_keys_values>`).
 # - All query–key scores at once: `Q @ K.transpose(-2, -1)`, shape `(..., L, S)`,
 #   rows are queries and columns keys.
 #
-# Chapter 03 turns a row of scores into weights.
+# {doc}`Chapter 03 <03_softmax>` turns a row of scores into weights.
 
 # %% [markdown]
 # ## Exercises
