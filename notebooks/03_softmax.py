@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Softmax: from scores to weights
 #
-# Chapter 02 gave us a *score* for every key: a dot product that is large when
+# {doc}`Chapter 02 <02_dot_products>` gave us a *score* for every key: a dot product that is large when
 # the key matches the query. Attention needs *weights*: numbers that are
 # positive and add up to 1, so that it can take a weighted average. Softmax is
 # the function that turns the one into the other. It is three lines of code,
@@ -62,8 +62,10 @@ print(describe_device(device))
 # ## Scores are not weights
 #
 # Take the sentence "The cat sat on the mat because it was comfortable". To
-# understand "it", a model compares the query of "it" with the key of every
-# earlier word. Say the comparison gave the scores below: made-up numbers,
+# understand "it", a model compares the *query* of "it" (what "it" is looking
+# for) with the *key* of every earlier word (what each word offers), one dot
+# product each; {doc}`chapter 04 <04_queries_keys_values>` shows where these
+# vectors come from. Say the comparison gave the scores below: made-up numbers,
 # chosen so that "mat" fits best and "cat" next.
 
 # %%
@@ -158,9 +160,10 @@ assert torch.isnan(softmax_v1(scores + 100.0)).all()
 #
 # A small $T$ stretches the gaps between scores, so the best one takes almost
 # all the weight; a large $T$ shrinks the gaps, so the weights approach the
-# uniform $1/S$. To put one number on "how spread out", we use the *entropy*
-# $H(p) = -\sum_i p_i \ln p_i$: it is 0 when one weight is 1, and it is at
-# most $\ln S$, reached by the uniform weights.
+# uniform $1/S$. To put one number on "how spread out", we use the {term}`entropy`
+# $-\sum_i p_i \ln p_i$ of the weights $p$: it is 0 when one weight is 1, and
+# it is at most $\ln S$, reached by the uniform weights. (With the natural
+# logarithm $\ln$, entropy is measured in *nats*.)
 
 
 # %%
@@ -188,7 +191,7 @@ glue("ln_S", math.log(S), display=False)
 # a hard choice, a spotlight on one word. At $T = 10$ every weight lies between
 # {glue:text}`flat_min:.3f` and {glue:text}`flat_max:.3f`, close to the
 # uniform {glue:text}`uniform:.3f`, and the entropy approaches its ceiling
-# $\ln 6 =$ {glue:text}`ln_S:.3f`. The figure sweeps $T$ continuously.
+# $\ln S =$ {glue:text}`ln_S:.3f`. The figure sweeps $T$ continuously.
 
 # %%
 T_grid = torch.logspace(-1.5, 1.5, 200, device=device)  # 0.03 .. 31.6
@@ -210,8 +213,9 @@ plt.show()
 # On the left, read each curve from left to right: at low $T$ "mat" holds
 # all the weight; as $T$ grows every curve moves towards $1/S$. On the right,
 # the entropy climbs from 0 towards $\ln S$. Attention itself uses $T = 1$,
-# but the same knob returns in chapter 04 (where $\sqrt{d_k}$ acts as a
-# temperature) and in chapter 11 (sampling text).
+# but the same knob returns in {doc}`chapter 04 <04_queries_keys_values>`
+# (where dividing by $\sqrt{d_k}$ acts as a temperature) and in chapter 11
+# (sampling text).
 #
 # ### Try it
 #
@@ -248,17 +252,21 @@ print("float16, scores [12, 11, 0]:   ", softmax_v1(half))
 assert torch.isnan(softmax_v1(big)).any() and torch.isnan(softmax_v1(half)).any()
 
 # How often does a score pass float16's limit? Dot products of random
-# 64-dimensional vectors with standard-normal entries, as in chapter 04:
-q, k = torch.randn(2, 10_000, 64, device=device)
+# d_k-dimensional vectors with standard-normal entries, as in chapter 04:
+d_k = 64
+q, k = torch.randn(2, 10_000, d_k, device=device)  # (2, 10000, d_k): 10,000 query-key pairs
 limit16 = math.log(torch.finfo(torch.float16).max)
 share_over = ((q * k).sum(-1) > limit16).float().mean().item()
 print(f"share of such dot products above {limit16:.2f}: {share_over:.1%}")
 glue("share_over", 100 * share_over, display=False)
+glue("limit16", limit16, display=False)
+glue("d_k_random", d_k, display=False)
 
 # %% [markdown]
-# In float16, a score of just 12 is enough to break the naive formula, and
-# such scores are common: {glue:text}`share_over:.0f`% of the dot products of
-# random 64-dimensional vectors pass the limit. Large models are routinely
+# In float16, any score above {glue:text}`limit16:.2f` breaks the naive
+# formula (our example used 12), and such scores are common:
+# {glue:text}`share_over:.0f`% of the dot products of random
+# {glue:text}`d_k_random`-dimensional vectors pass the limit. Large models are routinely
 # trained in 16-bit floats.
 #
 # The fix follows from the previous section: subtracting the same number from
@@ -341,7 +349,8 @@ assert not torch.allclose(wrong_axis.sum(dim=-1), torch.ones(L, device=device))
 # It is `stable_softmax` with a temperature, plus two details that matter later:
 # float16 inputs are computed in float32 (sums of many small weights lose
 # digits in float16), and a row whose scores are all $-\infty$ (a query that
-# may see no key, chapter 07) gets weights 0 instead of `nan`. Let us check it
+# may see no key, {doc}`chapter 07 <07_masking>`) gets weights 0 instead of
+# `nan`. Let us check it
 # against our version and against PyTorch on random tensors, every axis and
 # several temperatures.
 
@@ -370,13 +379,15 @@ print("all scores -inf:", softmax(torch.full((3,), float("-inf"), device=device)
 # - The temperature $T$ divides the scores: small $T$ sharpens the weights
 #   towards the best score, large $T$ flattens them towards $1/S$. The entropy
 #   measures this, from 0 up to $\ln S$.
-# - Naive softmax overflows (float16 already at a score of 12) and underflows;
+# - Naive softmax overflows (in float16 already above a score of
+#   {glue:text}`limit16:.2f`) and underflows;
 #   subtracting the maximum fixes both without changing the answer.
 # - Attention normalises each query's row of scores: `dim=-1`.
 # - `attnbook.functional.softmax` is the stable version, with a temperature;
 #   it matches `torch.softmax`.
 #
-# Next, chapter 04 puts dot products and softmax together into attention.
+# Next, {doc}`chapter 04 <04_queries_keys_values>` puts dot products and
+# softmax together into attention.
 
 # %% [markdown]
 # ## Exercises
