@@ -10,8 +10,8 @@
 # # Queries, keys and values
 #
 # We now have both halves of attention: dot products that score how well two
-# vectors match (chapter 02), and softmax that turns scores into weights
-# (chapter 03). This chapter puts them together. We start from something every
+# vectors match ({doc}`chapter 02 <02_dot_products>`), and softmax that turns
+# scores into weights ({doc}`chapter 03 <03_softmax>`). This chapter puts them together. We start from something every
 # programmer knows, a dictionary lookup, make it *soft*, and arrive at the
 # formula at the heart of every transformer {cite}`vaswani2017attention`:
 #
@@ -150,17 +150,21 @@ assert not hard_answer.requires_grad and q.grad.abs().sum() > 0
 # ## Queries, keys and values in a sentence
 #
 # In a sentence, every token plays all three roles. Each token has an
-# embedding $x_i$ (a vector of size $E$); three learned matrices turn it into
-# a query, a key and a value:
+# embedding $x_i$ (a row vector of size $E$); three learned matrices turn it
+# into a query, a key and a value:
 #
 # $$q_i = x_i W_Q, \qquad k_i = x_i W_K, \qquad v_i = x_i W_V .$$
 #
-# Stacking the tokens as rows gives matrices $Q$ ($L \times d_k$), $K$
-# ($S \times d_k$) and $V$ ($S \times d_v$); here $L = S$, the sentence
-# length. Every query is scored against every key, $QK^\top$ (chapter 02), the
-# scores are divided by $\sqrt{d_k}$ (we measure why {ref}`below
-# <qkv-scaling>`), each row goes through softmax (chapter 03), and the weights
-# average the values:
+# $W_Q$ and $W_K$ have shape $E \times d_k$, so queries and keys have $d_k$
+# entries (they must match, to take their dot product); $W_V$ has shape
+# $E \times d_v$, so values have $d_v$ entries. Stacking the tokens as rows
+# gives matrices $Q$ ($L \times d_k$), $K$ ($S \times d_k$) and $V$
+# ($S \times d_v$): $L$ queries and $S$ keys and values, and here $L = S$, the
+# sentence length ({doc}`../book/notation` lists these letters). Every query
+# is scored against every key, $QK^\top$ (chapter 02), the scores are divided
+# by $\sqrt{d_k}$ (we measure why {ref}`below <qkv-scaling>`), each row goes
+# through softmax over the keys (chapter 03), and the resulting attention
+# weights average the values:
 #
 # $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V .$$
 #
@@ -224,8 +228,8 @@ print(f"sqrt(d_k) = {math.sqrt(d_k):.4f}")
 print("scaled scores:", [round(s, 4) for s in hand_scaled])
 
 # %% [markdown]
-# **Step 3, softmax.** Exponentiate (after subtracting the largest score,
-# chapter 03) and divide by the sum.
+# **Step 3, softmax.** Exponentiate (after subtracting the largest score, as
+# in {ref}`chapter 03 <softmax-overflow>`) and divide by the sum.
 
 # %%
 m = max(hand_scaled)
@@ -279,7 +283,7 @@ plt.show()
 # %% [markdown]
 # Each row of the heatmap is one query's weights; the middle row is the bar
 # chart on the right. Here "pizza" draws the most attention from every word,
-# because its embedding is the longest and so is its key: the same effect as
+# because its key is the longest (its embedding is too): the same effect as
 # the "loud cat" of chapter 02.
 #
 # ### Try it
@@ -298,8 +302,9 @@ AttentionLookup(tokens, Q.cpu(), K.cpu(), V.cpu(), query_index=1)
 #
 # Take a query and a key whose $d_k$ entries are independent, with mean 0 and
 # variance 1, as they roughly are in a freshly initialised network. Their dot
-# product $q \cdot k = \sum_{i=1}^{d_k} q_i k_i$ is a sum of $d_k$ terms, each
-# with mean 0 and variance 1, so it has mean 0 and **variance $d_k$**: its
+# product $q \cdot k = \sum_{i=1}^{d_k} q_i k_i$ is a sum of $d_k$ independent
+# terms, each with mean 0 and variance 1; variances of independent terms add,
+# so it has mean 0 and **variance $d_k$**: its
 # typical size grows like $\sqrt{d_k}$. Dividing by $\sqrt{d_k}$ brings the
 # variance back to 1, whatever the size. Let us measure it.
 
@@ -318,17 +323,19 @@ for d in dims:
 # %% [markdown]
 # The raw variance tracks $d_k$; the scaled one stays near 1. Why does a large
 # spread matter? Because softmax turns large gaps into near-certainty
-# (chapter 03): with scores spread by $\sqrt{d_k}$ for a large $d_k$, the best
+# ({ref}`chapter 03 <softmax-temperature>`): with scores spread by $\sqrt{d_k}$ for a large $d_k$, the best
 # key takes nearly all the weight. This *saturation* has two costs. The model can
 # no longer blend several keys. And it stops learning: when the weights are
 # almost one-hot, nudging a score barely moves them, so the gradient that
 # flows back through the softmax nearly vanishes.
 #
-# To measure this we give each of 256 queries 16 random keys and compute, for
-# raw and for scaled scores, the average largest weight, the average entropy
-# (chapter 03; $\ln 16$ is the uniform maximum) and the size of the softmax's
-# gradient for a typical query (the median over the queries). For one row of weights $p$, the derivative of $p$ with respect to
-# the scores is the matrix $J = \operatorname{diag}(p) - pp^\top$; we report
+# To measure this we give each of {glue:text}`num_queries` queries
+# {glue:text}`num_keys` random keys and compute, for raw and for scaled
+# scores, the average largest weight, the average entropy (chapter 03; its
+# uniform maximum is $\ln S$ = {glue:text}`ln_num_keys:.3f`) and the size of
+# the softmax's gradient for a typical query (the median over the queries).
+# For one row of weights $p$, the derivative of $p$ with respect to the scores
+# is the matrix $J = \operatorname{diag}(p) - pp^\top$; we report
 # its size $\lVert J \rVert$ (the square root of the sum of its squared
 # entries). We first check that formula against PyTorch's autograd.
 
@@ -346,12 +353,15 @@ autograd_J = torch.autograd.functional.jacobian(lambda s: torch.softmax(s, dim=-
 torch.testing.assert_close(softmax_jacobian_norm(row), autograd_J.norm())
 
 num_queries, num_keys = 256, 16
+glue("num_queries", num_queries, display=False)
+glue("num_keys", num_keys, display=False)
+glue("ln_num_keys", math.log(num_keys), display=False)
 dims = [1, 4, 16, 64, 256, 1024]
 stats = {"raw": {}, "scaled": {}}
 for d in dims:
     q = torch.randn(num_queries, d, device=device)
     k = torch.randn(num_keys, d, device=device)
-    raw = q @ k.T  # (256, 16)
+    raw = q @ k.T  # (num_queries, num_keys)
     for kind, s in (("raw", raw), ("scaled", raw / math.sqrt(d))):
         p = torch.softmax(s, dim=-1)
         stats[kind][d] = {
@@ -381,7 +391,7 @@ for kind, style in (("raw", "o-"), ("scaled", "s--")):
     axes[0].plot(dims, [stats[kind][d]["max_weight"] for d in dims], style, label=label)
     axes[1].plot(dims, [stats[kind][d]["entropy"] for d in dims], style, label=label)
     axes[2].plot(dims, [stats[kind][d]["grad"] for d in dims], style, label=label)
-axes[1].axhline(math.log(num_keys), color="gray", linestyle=":", label="ln 16 (uniform)")
+axes[1].axhline(math.log(num_keys), color="gray", linestyle=":", label=f"ln {num_keys} (uniform)")
 titles = [
     "largest weight (mean over queries)",
     "entropy of the weights (nats)",
@@ -421,7 +431,8 @@ ScalingExplorer(d_k=64)
 # (qkv-width-pitfall)=
 # ### A common mistake: scaling by the model width
 #
-# From chapter 05 on, a model of width $E$ (`embed_dim`) splits its vectors
+# From {doc}`chapter 05 <05_multi_head_attention>` on, a model of width $E$
+# (`embed_dim`) splits its vectors
 # into $H$ heads of size $d_k = E / H$, and each head computes attention on
 # its own. The dot products inside a head have $d_k$ terms, so the scale is
 # $1/\sqrt{d_k}$, **not** $1/\sqrt{E}$. A typical configuration: $E = 512$,
@@ -451,9 +462,9 @@ glue("sqrt_heads", math.sqrt(num_heads), display=False)
 # {glue:text}`sqrt_heads:.2f` that flattens
 # every head's weights towards uniform, as the numbers above show. The code
 # runs and trains, only worse, so the bug hides. `F.scaled_dot_product_attention`
-# and `attnbook.functional.scaled_dot_product_attention` default to
-# $1/\sqrt{E}$ where $E$ is the last size **of the tensors you pass**: pass
-# per-head tensors `(N, H, L, d_k)` and the default is right.
+# and `attnbook.functional.scaled_dot_product_attention` scale by
+# $1/\sqrt{d}$, where $d$ is the last size **of the query tensor you pass**:
+# pass per-head tensors `(N, H, L, d_k)` and the default is right.
 # :::
 
 # %% [markdown]
@@ -495,7 +506,8 @@ def attention(Q, K, V):
 # %% [markdown]
 # `attnbook.functional.scaled_dot_product_attention` is this function with
 # PyTorch's full signature (masks, dropout, causal attention and a `scale`
-# argument, chapters 07 and 11); `torch.nn.functional.scaled_dot_product_attention`
+# argument, {doc}`chapter 07 <07_masking>` and chapter 11);
+# `torch.nn.functional.scaled_dot_product_attention`
 # is PyTorch's own, fused and fast, which does not return the weights. All four
 # must agree on a batch of $N = 2$ sequences, $H = 4$ heads, $L = 5$ queries,
 # $S = 7$ keys, $d_k = 8$, $d_v = 6$.
@@ -567,7 +579,8 @@ print("gradients with respect to Q, K and V match PyTorch's (float64)")
 #   and `torch.nn.functional.scaled_dot_product_attention` agree, values and
 #   gradients.
 #
-# Chapter 05 runs several attentions side by side: multi-head attention.
+# {doc}`Chapter 05 <05_multi_head_attention>` runs several attentions side by
+# side: multi-head attention.
 
 # %% [markdown]
 # ## Exercises
