@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Multi-head attention
 #
-# In chapter 04 every query produced one set of weights and one weighted
+# In {doc}`chapter 04 <04_queries_keys_values>` every query produced one set of weights and one weighted
 # average of the values. That is one question per word: "which other words
 # matter to me?". Real sentences ask several questions at once. In "The bank
 # can guarantee deposits will eventually cover future tuition costs", the word
@@ -101,9 +101,11 @@ assert torch.allclose(two_heads, torch.tensor([1.0, 0.0, 0.0, 1.0]), atol=0.001)
 # ## The recipe
 #
 # With $H$ heads and model width $E$, each head works in a smaller space of
-# width $E_h = E / H$. For head $h$:
+# width $d_k = E / H$: chapter 04's $d_k$, now the size of one head's queries
+# and keys (and here of its values too). The code calls it `Eh` in shape
+# comments and `head_dim` in the library. For head $h$:
 #
-# $$\mathrm{head}_h = \operatorname{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{E_h}}\right) V_h,
+# $$\mathrm{head}_h = \operatorname{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_k}}\right) V_h,
 # \qquad Q_h = X W_Q^{(h)},\; K_h = X W_K^{(h)},\; V_h = X W_V^{(h)},$$
 #
 # and the layer's output is
@@ -112,20 +114,23 @@ assert torch.allclose(two_heads, torch.tensor([1.0, 0.0, 0.0, 1.0]), atol=0.001)
 #
 # In code nobody keeps $H$ separate small matrices. One $E \times E$ projection
 # computes all heads' queries at once; we then *cut* its output into $H$ slices
-# of $E_h$ features. Let us do it on the running sentence, with random
-# embeddings of width $E = 32$ and $H = 4$ heads.
+# of $d_k$ features. Let us do it on the running sentence, with random
+# embeddings of width $E$ = {glue:text}`mha_E` and $H$ = {glue:text}`mha_H`
+# heads.
 
 # %%
 sentence = "The bank can guarantee deposits will eventually cover future tuition costs"
 tokens = sentence.split()
 N, L, E, H = 1, len(tokens), 32, 4
-Eh = E // H  # the width of one head
+Eh = E // H  # d_k, the width of one head
 
 embedding = nn.Embedding(L, E).to(device)  # a random vector per word (no training yet)
 x = embedding(torch.arange(L, device=device)).unsqueeze(0).detach()  # (N, L, E)
-print(f"{L} tokens, N={N}, L={L}, E={E}, H={H}, E_h={Eh}")
+print(f"{L} tokens, N={N}, L={L}, E={E}, H={H}, d_k={Eh}")
 print("x:", tuple(x.shape))
 assert x.shape == (N, L, E)
+glue("mha_E", E)
+glue("mha_H", H)
 
 # %% [markdown]
 # The projections $W_Q, W_K, W_V, W_O$ come from `attnbook.attention.MultiheadAttention`,
@@ -144,9 +149,9 @@ assert Q.shape == K.shape == V.shape == (N, L, E)
 torch.testing.assert_close(Q, x @ mha.q_proj.weight.T + mha.q_proj.bias)  # what nn.Linear does
 
 # %% [markdown]
-# **Step 2: split into heads.** View the last axis $E$ as $H \times E_h$, then
+# **Step 2: split into heads.** View the last axis $E$ as $H \times d_k$, then
 # move the head axis in front of the positions, so that each head is a separate
-# $(L, E_h)$ matrix — the `(N, H, L, E)` layout of chapter 04's functions.
+# $(L, d_k)$ matrix — the `(N, H, L, d_k)` layout of chapter 04's functions.
 
 
 # %%
@@ -163,12 +168,12 @@ for h in range(H):  # head h is simply features h*Eh .. (h+1)*Eh - 1 of Q
     torch.testing.assert_close(q[:, h], Q[..., h * Eh : (h + 1) * Eh])
 
 # %% [markdown]
-# The loop confirms what the split means: head $h$ owns a block of $E_h$
+# The loop confirms what the split means: head $h$ owns a block of $d_k$
 # consecutive features of every position. The heads never share features, so
 # each can learn its own notion of similarity.
 #
 # **Step 3: attend, in every head at once.** The formula of chapter 04, with the
-# head axis as one more batch axis. The scale is $1/\sqrt{E_h}$, the width of
+# head axis as one more batch axis. The scale is $1/\sqrt{d_k}$, the width of
 # the vectors whose dot products we take.
 
 # %%
@@ -182,15 +187,15 @@ torch.testing.assert_close(heads, F.scaled_dot_product_attention(q, k, v))  # Py
 
 # %% [markdown]
 # ```{warning}
-# Scale by the **head** width, $\sqrt{E_h}$, not by the model width $\sqrt{E}$.
-# The scores are dot products of $E_h$-dimensional vectors, and chapter 04 showed
+# Scale by the **head** width, $\sqrt{d_k}$, not by the model width $\sqrt{E}$.
+# The scores are dot products of $d_k$-dimensional vectors, and chapter 04 showed
 # that their spread grows with that width. Dividing by $\sqrt{E}$ instead shrinks
 # every score by a further $\sqrt{H}$ and flattens the weights:
 # ```
 
 # %%
 too_flat = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(E), dim=-1)  # the common mistake
-print(f"largest weight, scaled by sqrt(E_h) = {math.sqrt(Eh):.2f}: {weights.max().item():.3f}")
+print(f"largest weight, scaled by sqrt(d_k) = {math.sqrt(Eh):.2f}: {weights.max().item():.3f}")
 print(f"largest weight, scaled by sqrt(E)   = {math.sqrt(E):.2f}: {too_flat.max().item():.3f}")
 assert too_flat.max() < weights.max()
 
@@ -290,8 +295,8 @@ for num_heads in (1, 2, 4, 8, 16, 32):
 glue("mha_params", formula)
 
 # %% [markdown]
-# Every row gives {glue:text}`mha_params:,` $= 4 \cdot 32^2 + 4 \cdot 32$, the
-# same as PyTorch's module. Choosing $H$ is free in parameters; what it changes
+# Every row gives {glue:text}`mha_params:,` $= 4E^2 + 4E$ for
+# $E$ = {glue:text}`mha_E`, the same as PyTorch's module. Choosing $H$ is free in parameters; what it changes
 # is how the $E$ features are shared out, and how many separate weight patterns
 # the layer can produce.
 #
@@ -300,15 +305,17 @@ glue("mha_params", formula)
 # We computed all heads in one call by treating the head axis as a batch axis.
 # The alternative is a Python loop that attends with one head at a time. Both do
 # the same arithmetic; the question is how fast the hardware does it. We time
-# both for 4 sequences of 64 tokens, width 256 and 32 heads of width 8, and, for
-# contrast, a recurrent layer (`nn.GRU`) of the same width, which must walk
-# through the 64 positions one after another. The three are called in turn, 21
-# times, so that a busy machine slows them alike; each timing is the median
-# measured with `time.perf_counter`.
+# both for $N$ = {glue:text}`time_N` sequences of $L$ = {glue:text}`time_L`
+# tokens, width $E$ = {glue:text}`time_E` and $H$ = {glue:text}`time_H` heads
+# of width $d_k$ = {glue:text}`time_dk`, and, for contrast, a recurrent layer
+# (`nn.GRU`, {ref}`chapter 01 <why-path-length>`) of the same width, which
+# must walk through the positions one after another. The three are called in
+# turn, {glue:text}`time_repeats` times, so that a busy machine slows them
+# alike; each timing is the median measured with `time.perf_counter`.
 
 
 # %%
-def paired_median_ms(functions, repeats=21):
+def paired_median_ms(functions, repeats):
     """Median wall-clock time of each function in ms, calling them in turn (after a warm-up)."""
     for fn in functions.values():
         fn()
@@ -326,6 +333,16 @@ def paired_median_ms(functions, repeats=21):
 
 
 Nb, Lb, Eb, Hb = 4, 64, 256, 32
+repeats = 21
+for name, value in (
+    ("N", Nb),
+    ("L", Lb),
+    ("E", Eb),
+    ("H", Hb),
+    ("dk", Eb // Hb),
+    ("repeats", repeats),
+):
+    glue(f"time_{name}", value)
 qb, kb, vb = (torch.randn(Nb, Hb, Lb, Eb // Hb, device=device) for _ in range(3))  # (N, H, L, Eh)
 
 
@@ -348,14 +365,15 @@ with torch.no_grad():
             "all heads at once": all_heads_at_once,
             "loop over heads": one_head_at_a_time,
             "GRU, position by position": lambda: gru(xb),
-        }
+        },
+        repeats,
     )
 for name, ms in timings.items():
     print(f"{name:>26}: {ms:8.2f} ms")
 loop_ratio = timings["loop over heads"] / timings["all heads at once"]
 gru_ratio = timings["GRU, position by position"] / timings["all heads at once"]
 print(f"loop / batched = {loop_ratio:.1f}x, GRU / batched = {gru_ratio:.1f}x")
-assert loop_ratio > 1  # 32 small calls cost more than one large one
+assert loop_ratio > 1  # H small calls cost more than one large one
 glue("loop_ratio", loop_ratio)
 glue("gru_ratio", gru_ratio)
 
@@ -372,10 +390,12 @@ ax.set_xlim(0, 1.3 * max(timings.values()))
 plt.show()
 
 # %% [markdown]
-# On this machine (the line at the top of the chapter names it) the loop over
-# heads took {glue:text}`loop_ratio:.1f` times as long as the single batched
-# call. Your numbers will differ, the reason does not: the batched call hands the
-# hardware one large piece of work, while the loop hands it 32 small ones, each
+# The bars show the median time per call, shortest first. On this machine (the
+# line at the top of the chapter names it) the loop over heads took
+# {glue:text}`loop_ratio:.1f` times as long as the single batched call. Your
+# numbers will differ, the reason does not: the batched call hands the
+# hardware one large piece of work, while the loop hands it
+# {glue:text}`time_H` small ones, each
 # with its own Python and dispatch overhead and each too small to keep every
 # core (or, on a GPU, thousands of lanes) busy.
 #
@@ -384,19 +404,23 @@ plt.show()
 # but its structure is not: a recurrent layer cannot work on all positions at
 # once, because step $t$ needs the result of step $t - 1$. Attention has no such
 # chain between positions, which is a large part of why transformers make such
-# good use of parallel hardware. Chapter 15 measures the price attention pays
+# good use of parallel hardware. {doc}`Chapter 15 <15_cost_of_attention>`
+# measures the price attention pays
 # instead: its cost grows with the square of the length.
 #
 # (mha-trained-heads)=
 # ## The heads of a small trained model
 #
 # Random projections make random heads. To see heads that *do* something, we
-# train a small model: a two-layer, four-head decoder that reads text one
-# character at a time and predicts the next character (the *character language
-# model* of chapter 11), on the Python documentation that ships with Python. It
-# uses rotary position embeddings, which chapter 08 explains. Training is
-# deliberately short, a few hundred steps, so the chapter stays fast; the
-# progress bar is off.
+# train a small model that reads text one character at a time and predicts the
+# next character (a *character language model*; chapter 11 builds one), on the
+# Python documentation that ships with Python. It stacks
+# {glue:text}`lm_layers` multi-head attention layers of
+# {glue:text}`lm_heads` heads each, with a few other parts between them
+# that chapter 09 introduces, and it uses rotary position embeddings, which
+# {doc}`chapter 08 <08_positional_encoding>` explains. Training is
+# deliberately short, {glue:text}`lm_steps` steps, so the chapter stays fast;
+# the progress bar is off.
 
 # %%
 if device.type == "cpu":
@@ -412,9 +436,13 @@ config = dataclasses.replace(
     dim_feedforward=256,
     positional="rope",
 )
+lm_steps = 500
+glue("lm_layers", config.num_layers)
+glue("lm_heads", config.num_heads)
+glue("lm_steps", lm_steps)
 result = train_char_lm(
     None,  # no wall-clock budget: a fixed number of steps gives the same model every run
-    steps=500,
+    steps=lm_steps,
     config=config,
     batch_size=16,
     eval_every=10_000,  # measure the validation loss once, at the end
@@ -437,8 +465,12 @@ glue("lm_val_loss", result.metrics["val_loss"])
 glue("lm_uniform_loss", math.log(tokenizer.vocab_size))
 
 # %% [markdown]
-# A validation loss of {glue:text}`lm_val_loss:.2f` nats per character, against
-# {glue:text}`lm_uniform_loss:.2f` for blind guessing: the model has learned
+# The *validation loss* is the average of $-\ln p$, where $p$ is the
+# probability the model gave the right next character, over text held out
+# from training: lower is better. A validation loss of
+# {glue:text}`lm_val_loss:.2f` nats per character, against
+# {glue:text}`lm_uniform_loss:.2f` for blind guessing ($\ln$ of the number of
+# characters): the model has learned
 # something about English and Python spelling, not much more. Now we feed it
 # the sentence and collect every layer's per-head weights. Each is
 # $(N, H, L, L)$ over the sentence's characters.
@@ -453,7 +485,7 @@ char_weights = torch.stack(
 )  # layers x (1, H, C, C) -> (2, H, C, C)
 print("characters:", C, " weights:", tuple(char_weights.shape))
 assert char_weights.shape == (config.num_layers, config.num_heads, C, C)
-assert torch.all(char_weights.triu(1) == 0)  # a language model never looks ahead
+assert torch.all(char_weights.triu(1) == 0)  # a language model never looks ahead (chapter 07)
 
 # %% [markdown]
 # Characters are hard to read, so we sum each head's weights into *words*: the
@@ -482,7 +514,9 @@ plt.show()
 
 # %% [markdown]
 # Read each small map row by row: the row of a word shows where its characters
-# looked. Everything above the diagonal is empty (no looking ahead). The
+# looked. Everything above the diagonal is empty: a language model may not
+# look at the characters it must predict (its *causal mask*,
+# {doc}`chapter 07 <07_masking>`, forbids it). The
 # heads do differ — in *how far back* they look. Let us measure, for every
 # head, the share of weight that stays inside the query's own word, the share
 # that goes to the word just before, and the share that reaches further back.
@@ -552,7 +586,7 @@ assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))  
 # large models most heads resist so tidy a description. Chapter 14 comes back to
 # reading heads, and to why a large weight is not the same as an explanation.
 #
-# The map below holds the raw character-level weights of all eight heads. Pick a
+# The map below holds the raw character-level weights of every head. Pick a
 # layer and a head, then click a character to list the characters it attends to
 # most; try the "e" at the end of "future" in each head.
 
@@ -570,8 +604,8 @@ AttentionMap(
 #
 # - Multi-head attention runs $H$ attentions side by side. One $E \times E$
 #   projection each for $Q$, $K$, $V$ makes every head's inputs; a `view` and a
-#   `transpose` cut them into $H$ heads of width $E_h = E / H$.
-# - Each head attends with the scale $1/\sqrt{E_h}$ — the head width, not $E$.
+#   `transpose` cut them into $H$ heads of width $d_k = E / H$.
+# - Each head attends with the scale $1/\sqrt{d_k}$ — the head width, not $E$.
 # - The heads are put back side by side (`transpose`, then `reshape`; the
 #   transpose is not optional) and $W_O$ mixes them.
 # - The layer has $4E^2 + 4E$ parameters whatever $H$ is.
@@ -593,7 +627,7 @@ AttentionMap(
 # ### Exercise 1: split into heads
 #
 # Write `my_split_heads(x, num_heads)` that turns `(N, L, E)` into
-# `(N, H, L, E // H)`, head $h$ holding features $hE_h$ to $(h+1)E_h - 1$.
+# `(N, H, L, E // H)`, head $h$ holding features $h\,d_k$ to $(h+1)\,d_k - 1$.
 
 
 # %%
@@ -616,7 +650,7 @@ assert check_split_heads(my_split_heads)
 # %% [markdown]
 # ### Exercise 2: merge the heads
 #
-# Write `my_merge_heads(x)`, the inverse: `(N, H, L, E_h)` to `(N, L, H · E_h)`.
+# Write `my_merge_heads(x)`, the inverse: `(N, H, L, Eh)` to `(N, L, H · Eh)`.
 
 
 # %%
