@@ -77,15 +77,17 @@ print(describe_device(device))
 #
 # ## Self-attention
 #
-# Take "The cat sat on the mat" with random embeddings of width $E = 16$ and one
-# head with random projections. Queries, keys and values are all made from the
-# same `x`.
+# Take "The cat sat on the mat" with random embeddings of width $E$ =
+# {glue:text}`xattn_E` and one head with random projections. Queries, keys and
+# values are all made from the same `x`. With one head, the query and key size
+# $d_k$ is the whole width $E$, so the scale is $1/\sqrt{E}$.
 
 # %%
 words = "The cat sat on the mat".split()
 N, L, E = 1, len(words), 16
 x = torch.randn(N, L, E, device=device)  # (N, L, E): one vector per word
 W_Q, W_K, W_V = (torch.randn(E, E, device=device) / math.sqrt(E) for _ in range(3))
+glue("xattn_E", E)
 
 Q, K, V = x @ W_Q, x @ W_K, x @ W_V  # all three from x: (N, L, E) each
 scores = Q @ K.transpose(-2, -1) / math.sqrt(E)  # (N, L, E) @ (N, E, L) -> (N, L, L)
@@ -104,9 +106,11 @@ torch.testing.assert_close(out, scaled_dot_product_attention(Q, K, V))
 #
 # ## Cross-attention: lengths that differ
 #
-# Now a translation. The decoder is writing "le chat noir s'est assis sur le
-# tapis" ($L = 8$ tokens) and looks up the English source "the black cat sat on
-# the mat" ($S = 7$). To make the example readable without training a model, we
+# Now a translation. A translation model has two parts: an *encoder* reads the
+# source sentence, and a *decoder* writes the translation one token at a time,
+# looking up the source as it goes. Our decoder is writing "le chat noir s'est
+# assis sur le tapis" ($L$ = {glue:text}`xattn_L` tokens) and looks up the
+# English source "the black cat sat on the mat" ($S$ = {glue:text}`xattn_S`). To make the example readable without training a model, we
 # build embeddings that a trained translator would have to *learn*: each word
 # gets a random "meaning" vector, shared by a word and its translation, plus a
 # little noise of its own language. Then we use identity projections so that
@@ -144,6 +148,8 @@ target = embed(french).unsqueeze(0)  # (N, L, E): the decoder's side
 S, L = source.shape[1], target.shape[1]
 print(f"target (queries): {tuple(target.shape)}  source (keys, values): {tuple(source.shape)}")
 assert (L, S) == (8, 7)
+glue("xattn_L", L)
+glue("xattn_S", S)
 
 # %% [markdown]
 # Queries from the target, keys and values from the source. Follow the shapes:
@@ -178,7 +184,8 @@ plt.show()
 # by content, not by position. "s'est" and "assis" both look at "sat", and "le"
 # divides its weight between the two "the"s: the embeddings hold no position,
 # so the two are the same word, and only the noise decides which gets more
-# (chapter 08 is about that blindness). The largest weight of every row:
+# ({doc}`chapter 08 <08_positional_encoding>` is about that blindness). The
+# largest weight of every row:
 
 # %%
 best = [english[j] for j in alignment[0].argmax(-1).tolist()]
@@ -206,15 +213,18 @@ assert swapped.shape == (N, S, E) != out.shape
 # %% [markdown]
 # ## Cross-attention as a module
 #
-# `attnbook.attention.MultiheadAttention` (chapter 05) takes `query`, `key` and
+# `attnbook.attention.MultiheadAttention` ({doc}`chapter 05 <05_multi_head_attention>`) takes `query`, `key` and
 # `value` as separate arguments, so cross-attention is a matter of what you pass.
 # Keys and values may also have their own widths, `kdim` and `vdim`, as in
 # `torch.nn.MultiheadAttention`; the projections bring them to the model width.
-# Here the source is wider than the target: width 24 against 16.
+# Here the source is wider than the target: width {glue:text}`xattn_kdim`
+# against {glue:text}`xattn_E`.
 
 # %%
-source_wide = torch.randn(N, S, 24, device=device)  # (N, S, kdim): another width
-cross = MultiheadAttention(embed_dim=E, num_heads=4, kdim=24, vdim=24).to(device)
+kdim = 24
+glue("xattn_kdim", kdim)
+source_wide = torch.randn(N, S, kdim, device=device)  # (N, S, kdim): another width
+cross = MultiheadAttention(embed_dim=E, num_heads=4, kdim=kdim, vdim=kdim).to(device)
 out, w = cross(target, source_wide, source_wide, need_weights=True, average_attn_weights=False)
 print("query", tuple(target.shape), "key/value", tuple(source_wide.shape))
 print("-> output", tuple(out.shape), " weights per head", tuple(w.shape))
@@ -241,10 +251,11 @@ cross(target, source_wide, source_wide[:, :5])  # 7 keys but 5 values
 #
 # ### Language modelling: causal self-attention
 #
-# A GPT-style model reads text and predicts the next token. It uses
+# A GPT-style model (the family of language models begun by
+# {cite}`radford2018improving`) reads text and predicts the next token. It uses
 # self-attention, with one restriction: a position may only look at itself and
-# earlier positions, since the later ones are what it must predict. The next
-# chapter builds that *causal mask*; here `is_causal=True` applies it. A check
+# earlier positions, since the later ones are what it must predict. The
+# {doc}`next chapter <07_masking>` builds that *causal mask*; here `is_causal=True` applies it. A check
 # that it works: changing the last token does not change the outputs before it.
 
 # %%
@@ -261,7 +272,8 @@ print("outputs before the edited token are unchanged")
 # %% [markdown]
 # ### Sentence encoding: bidirectional self-attention
 #
-# A BERT-style encoder lets every position see every other, in both directions,
+# A BERT-style encoder {cite}`devlin2018bert` lets every position see every
+# other, in both directions,
 # and is used to *understand* a whole text: classify it, compare it with others.
 # A common way to get one vector per sentence is to average the outputs. Now the
 # last token does change the first output:
@@ -278,7 +290,7 @@ assert sentence_vector.shape == (1, E)
 # %% [markdown]
 # ### Translation: the decoder asks, the encoder answers
 #
-# An encoder–decoder translator (chapter 12) first encodes the whole source with
+# An encoder–decoder translator (chapter 12 trains one) first encodes the whole source with
 # self-attention. Then, while it writes the target one token at a time, each
 # decoder layer uses cross-attention: queries from the target written so far,
 # keys and values from the encoded source. $L$ grows by one at each step; $S$
@@ -374,6 +386,11 @@ torch.testing.assert_close(patch_grid.sum(), torch.tensor(1.0, device=device))
 # | question answering | the question | the passage (or the other way round) | padding |
 # | image captioning | the caption so far | image patch features | none |
 #
+# *Padding* fills short sequences up to the length of the longest in a batch;
+# a padding mask stops attention from looking at it
+# ({doc}`chapter 07 <07_masking>`). T5 {cite}`raffel2020exploring` is an
+# encoder–decoder model like the translator above.
+#
 # ## Summary
 #
 # - Self-attention makes $Q$, $K$ and $V$ from one sequence: weights are
@@ -424,7 +441,8 @@ assert check_self_attention(my_self_attention)
 #
 # Write `my_cross_attention(x, memory, w_q, w_k, w_v)`: queries from `x`
 # `(N, L, E)`, keys and values from `memory` `(N, S, E_m)`, which has another
-# length *and* another width. `w_q` is `(E, E)`; `w_k` and `w_v` are `(E, E_m)`.
+# length *and* another width ($E_m$ is what `nn.MultiheadAttention` calls
+# `kdim`). `w_q` is `(E, E)`; `w_k` and `w_v` are `(E, E_m)`.
 # One head, scale by $1/\sqrt{E}$.
 
 
