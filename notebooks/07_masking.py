@@ -117,8 +117,8 @@ assert gap > 1e-3
 glue("pad_gap", gap)
 
 # %% [markdown]
-# A difference of {glue:text}`pad_gap:.3f`: the three real words also averaged in
-# three `<pad>` vectors. The fix is a *padding mask* that hides every padded key.
+# A difference of {glue:text}`pad_gap:.3f`: inside the batch, the real words
+# also averaged in the `<pad>` vectors that follow them. The fix is a *padding mask* that hides every padded key.
 # The token ids already tell us where the padding is:
 
 # %%
@@ -144,7 +144,7 @@ print("with the padding mask: identical to the sentence alone")
 # %% [markdown]
 # ```{note}
 # The padding mask hides padded **keys**. The padded positions still produce
-# outputs as queries (rows 3 to 5 of the first sentence). They are harmless as
+# outputs as queries (the last rows of the first sentence). They are harmless as
 # long as nothing uses them: a loss or a pooling step must skip them as well.
 # ```
 #
@@ -181,7 +181,7 @@ assert weights[0, 0] == 1  # the first token can only look at itself
 # PyTorch builds the same mask for you with `is_causal=True`:
 
 # %%
-q, k, v = (torch.randn(1, 2, L, 4, device=device) for _ in range(3))  # (N, H, L, E)
+q, k, v = (torch.randn(1, 2, L, 4, device=device) for _ in range(3))  # (N, H, L, d_k)
 torch.testing.assert_close(
     F.scaled_dot_product_attention(q, k, v, attn_mask=causal),
     F.scaled_dot_product_attention(q, k, v, is_causal=True),
@@ -291,8 +291,9 @@ assert empty_rows[0, 0].tolist() == [True, True, False, False, False, False]
 # naive version returns `nan`:
 
 # %%
-q, k, v = (torch.randn(1, 1, L, 4, device=device) for _ in range(3))  # (N, H, L, E)
-naive_scores = (q @ k.transpose(-2, -1) / 2).masked_fill(~mask, float("-inf"))  # (1, 1, L, L)
+q, k, v = (torch.randn(1, 1, L, 4, device=device) for _ in range(3))  # (N, H, L, d_k)
+scaled = q @ k.transpose(-2, -1) / 2  # divided by sqrt(d_k) = sqrt(4): (1, 1, L, L)
+naive_scores = scaled.masked_fill(~mask, float("-inf"))  # (1, 1, L, L)
 naive_weights = torch.softmax(naive_scores, dim=-1)
 naive_out = naive_weights @ v
 print("naive weights, row 0:", naive_weights[0, 0, 0].tolist())
@@ -369,7 +370,8 @@ if torch.__version__.startswith("2.13") and device.type == "cpu":  # the build t
 # A common "fix" is to fill with a large negative number such as `-1e9` instead
 # of $-\infty$. It avoids the `nan`, but an all-masked row then gets *equal*
 # weights on every key — it attends to the padding. And in float16, whose
-# largest magnitude is 65504, `-1e9` becomes $-\infty$ anyway:
+# largest number is far below $10^9$ ({ref}`chapter 03 <softmax-overflow>`
+# printed it), `-1e9` becomes $-\infty$ anyway:
 # ```
 
 # %%
@@ -389,7 +391,7 @@ assert torch.allclose(torch.softmax(row, dim=-1), torch.full((4,), 0.25))
 # %%
 additive = to_additive(causal)  # (L, L) float: 0 and -inf
 print(additive)
-q, k, v = (torch.randn(1, 2, L, 4, device=device) for _ in range(3))  # (N, H, L, E)
+q, k, v = (torch.randn(1, 2, L, 4, device=device) for _ in range(3))  # (N, H, L, d_k)
 torch.testing.assert_close(
     F.scaled_dot_product_attention(q, k, v, attn_mask=additive),
     F.scaled_dot_product_attention(q, k, v, attn_mask=causal),
@@ -398,8 +400,8 @@ print("boolean and additive masks agree")
 
 # %% [markdown]
 # The additive form can do more than allow or forbid: any finite number nudges a
-# score up or down. Chapter 08 uses that for positions (ALiBi and T5's relative
-# bias are additive masks). It also hides a trap:
+# score up or down. {doc}`Chapter 08 <08_positional_encoding>` uses that for
+# positions (ALiBi and T5's relative bias are additive masks). It also hides a trap:
 #
 # ```{warning}
 # A mask of ones and zeros in a *float* dtype is not a boolean mask. It is added:
@@ -425,8 +427,8 @@ glue("float_leak", leak)
 # (mask-polarity)=
 # ## The polarity trap
 #
-# Here is the confusion that appears in every transformer repository's issue
-# tracker. PyTorch has **two opposite conventions** for boolean masks:
+# Here is the confusion that turns up again and again in the issue trackers of
+# transformer libraries. PyTorch has **two opposite conventions** for boolean masks:
 #
 # | function | boolean `True` means |
 # |---|---|
@@ -488,7 +490,8 @@ print("key_padding_mask: converted, identical")
 #
 # ## Explore
 #
-# The explorer shows the masks of this chapter (and two from chapter 15) on a
+# The explorer shows the masks of this chapter (and two from
+# {doc}`chapter 15 <15_cost_of_attention>`) on a
 # fixed set of random scores. Pick a mask and a size; the left grid is the mask
 # (`True` = may attend), the right one the weights that remain after the
 # softmax. Watch a row's weights redistribute over the keys that are left, and
