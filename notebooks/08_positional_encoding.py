@@ -302,8 +302,9 @@ print("output with the relative bias:", tuple(out.shape))
 #
 # RoPE {cite}`su2021roformer`, used by LLaMA and most recent language models,
 # puts position into the queries and keys themselves: it rotates each pair of
-# features of the query or key at position $p$ by the angle $p\,\theta_i$ (the
-# same frequencies as the sinusoids). Since rotating both vectors changes their
+# features of the query or key at position $p$ by the angle $p\,\theta_i$, with
+# $\theta_i = 10000^{-2i/d_k}$ (the frequencies of the sinusoids, computed from
+# the head size $d_k$, since RoPE acts inside each head). Since rotating both vectors changes their
 # dot product only through the *difference* of their angles,
 #
 # $$\langle R_m q,\, R_n k \rangle = \langle q,\, R_{n-m} k \rangle,$$
@@ -330,7 +331,7 @@ print(f"and at distance 5 instead: {rotated_score(10, 5):.5f}")
 torch.testing.assert_close(rope(q[None]).norm(), q.norm())  # rotations keep lengths
 
 # %% [markdown]
-# `attnbook`'s `RotaryEmbedding` pairs feature $i$ with feature $i + E/2$ (the
+# `attnbook`'s `RotaryEmbedding` pairs feature $i$ with feature $i + d_k/2$ (the
 # "rotate half" layout of GPT-NeoX and LLaMA); the RoFormer paper pairs
 # neighbours $2i, 2i+1$. The two differ only by a fixed reordering of features,
 # but weights trained with one layout do not work with the other.
@@ -340,8 +341,9 @@ torch.testing.assert_close(rope(q[None]).norm(), q.norm())  # rotations keep len
 # ALiBi {cite}`press2021train` has no learned position parameter at all. It adds
 # $-m_h \cdot (i - j)$ to the score of query $i$ and key $j \le i$: the further
 # back the key, the lower its score, and each head $h$ has its own slope $m_h$,
-# from steep (looks close by) to almost flat (looks far). With 4 heads the slopes
-# are $2^{-2}, 2^{-4}, 2^{-6}, 2^{-8}$. As a causal bias it is also the causal
+# from steep (looks close by) to almost flat (looks far). The slopes form a
+# geometric sequence, $m_h = 2^{-8(h+1)/H}$ for heads $h = 0, \ldots, H - 1$:
+# with 4 heads they are $2^{-2}, 2^{-4}, 2^{-6}, 2^{-8}$. As a causal bias it is also the causal
 # mask: $-\infty$ above the diagonal.
 
 # %%
@@ -351,8 +353,11 @@ bias = alibi_bias(4, 33)  # (1, H, L, S): 33 positions, distances 0 to 32
 assert torch.all(bias[0].diagonal(dim1=-2, dim2=-1) == 0) and torch.isneginf(bias[0, 0, 0, 1])
 last_row = bias[0, :, -1].flip(-1)  # (H, S): the last query's bias, by distance 0 .. 32
 torch.testing.assert_close(last_row, -slopes[:, None] * torch.arange(33.0))  # a straight line
-glue("alibi_pen_0", -last_row[0, 8].item())
-glue("alibi_pen_3", -last_row[3, 8].item())
+back = 8  # a key this many positions before the query
+glue("alibi_back", back)
+glue("alibi_pen_0", -last_row[0, back].item())
+glue("alibi_factor_0", math.exp(-last_row[0, back].item()))
+glue("alibi_pen_3", -last_row[3, back].item())
 
 fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
 for h in range(4):
@@ -364,9 +369,12 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# A key 8 positions back loses {glue:text}`alibi_pen_0:.2f` from its score in
-# head 0 — its weight shrinks by a factor $e^{2} \approx 7.4$ — and only
-# {glue:text}`alibi_pen_3:.3f` in head 3. So head 0 looks close by, head 3
+# Each line is the penalty one head adds, as a function of how far back the key
+# is: the steeper the line, the more that head prefers nearby keys. A key
+# {glue:text}`alibi_back` positions back loses {glue:text}`alibi_pen_0:.2f`
+# from its score in head 0 — its weight shrinks by a factor of
+# {glue:text}`alibi_factor_0:.1f` relative to a key at distance 0 with the same
+# content score — and only {glue:text}`alibi_pen_3:.3f` in head 3. So head 0 looks close by, head 3
 # almost anywhere. Content still decides the final weights; ALiBi only tilts
 # them towards recent keys, and the tilt keeps growing, however long the text.
 #
@@ -380,13 +388,24 @@ plt.show()
 #
 # **The task.** A sequence of random digits; at every position, output the
 # largest of the last three digits (the current one and the two before it). The
-# model is a decoder (`attnbook.models.DecoderOnly`, causal attention, 2 layers,
-# 4 heads, width 32), trained on sequences of length 16 and tested on lengths 16
-# to 128. A position-blind model cannot tell which three digits are the last three.
+# model is a small *decoder-only* transformer (`attnbook.models.DecoderOnly`): a
+# stack of causally masked self-attention layers like the language model of
+# {ref}`chapter 05 <mha-trained-heads>`, with {glue:text}`pe_layers` layers of
+# {glue:text}`pe_heads` heads and width {glue:text}`pe_width`. It is trained
+# on sequences of length {glue:text}`pe_train_len` and tested on lengths
+# {glue:text}`pe_train_len` to {glue:text}`pe_max_len`. A position-blind model
+# cannot tell which three digits are the last three.
 
 # %%
 V, WINDOW, TRAIN_LEN = 10, 3, 16
 TEST_LENS = [16, 32, 64, 128]
+MODEL_SIZE = dict(embed_dim=32, num_heads=4, num_layers=2, dim_feedforward=64)
+glue("pe_train_len", TRAIN_LEN)
+glue("pe_max_len", max(TEST_LENS))
+glue("pe_length_ratio", max(TEST_LENS) // TRAIN_LEN)
+glue("pe_width", MODEL_SIZE["embed_dim"])
+glue("pe_heads", MODEL_SIZE["num_heads"])
+glue("pe_layers", MODEL_SIZE["num_layers"])
 
 
 def window_max_batch(n, length, generator):
@@ -406,8 +425,9 @@ print(f"accuracy of always answering 9: {constant_guess:.3f}")
 glue("constant_guess", constant_guess)
 
 # %% [markdown]
-# Each model trains for the same number of steps with `attnbook.train.fit` (no
-# progress bar), then answers 200 test sequences of each length. Accuracy is the
+# Each model trains for the same number of steps ({glue:text}`pe_steps`) with
+# `attnbook.train.fit` (no progress bar), then answers
+# {glue:text}`pe_test_sequences` test sequences of each length. Accuracy is the
 # share of positions where the output is right. Always answering "9", the most
 # frequent answer, scores {glue:text}`constant_guess:.2f`.
 
@@ -418,6 +438,9 @@ if device.type == "cpu":
     torch.set_num_threads(1)
 SCHEMES = ["none", "sinusoidal", "learned", "relative", "rope", "alibi"]
 STEPS = 60 if fast_mode() else 400
+TEST_SEQUENCES = 200
+glue("pe_steps", STEPS)
+glue("pe_test_sequences", TEST_SEQUENCES)
 
 
 def loss_fn(model, batch):
@@ -427,7 +450,7 @@ def loss_fn(model, batch):
 
 @torch.no_grad()
 def accuracy(model, length):
-    digits, target = window_max_batch(200, length, torch.Generator().manual_seed(length))
+    digits, target = window_max_batch(TEST_SEQUENCES, length, torch.Generator().manual_seed(length))
     digits, target = digits.to(device), target.to(device)
     return (model(digits).logits.argmax(-1) == target).float().mean().item()
 
@@ -437,10 +460,7 @@ for scheme in SCHEMES:
     config = DecoderOnlyConfig(
         vocab_size=V,
         max_len=max(TEST_LENS),
-        embed_dim=32,
-        num_heads=4,
-        num_layers=2,
-        dim_feedforward=64,
+        **MODEL_SIZE,
         positional=scheme,
     )
     torch.manual_seed(0)  # the same initial weights for the shared parts
@@ -473,7 +493,7 @@ ax.set_xticks(TEST_LENS, [str(n) for n in TEST_LENS])
 ax.set_xlabel("test sequence length")
 ax.set_ylabel("accuracy (share of positions)")
 ax.set_ylim(0, 1.02)
-ax.set_title("Window-max task: trained on length 16, tested longer")
+ax.set_title(f"Window-max task: trained on length {TRAIN_LEN}, tested longer")
 ax.legend(loc="lower left", ncols=2)
 plt.show()
 
@@ -506,24 +526,25 @@ assert acc_128["alibi"] == max(acc_128.values()) and acc_128["alibi"] > 0.85  # 
 # exactly $i + 1$ keys, so, for example, an even average over the visible keys
 # changes with $i$, and two layers can turn that into a rough sense of position.
 #
-# Further right, on sequences up to eight times longer than any seen in
-# training, the schemes part ways:
+# Further right, on sequences up to {glue:text}`pe_length_ratio` times longer
+# than any seen in training, the schemes part ways:
 #
-# - **Absolute positions do worse than no positions at all.** At length 128,
+# - **Absolute positions do worse than no positions at all.** At length
+#   {glue:text}`pe_max_len`,
 #   sinusoidal scores {glue:text}`acc128_sinusoidal:.2f` and learned
 #   {glue:text}`acc128_learned:.2f`, below the position-blind model's
-#   {glue:text}`acc128_none:.2f`. Positions 16 to 127 carry vectors the model
-#   never saw — untrained rows of the learned table, unfamiliar angle combinations
+#   {glue:text}`acc128_none:.2f`. Positions from {glue:text}`pe_train_len` on
+#   carry vectors the model never saw — untrained rows of the learned table, unfamiliar angle combinations
 #   of the sinusoids — and they actively mislead it. (In principle the shift
 #   property would let a model generalise; in practice a small model trained on
-#   16 positions does not learn to rely on it.)
+#   {glue:text}`pe_train_len` positions does not learn to rely on it.)
 # - **T5's bias and RoPE hold up longer, then fade.** At length 32 they still
-#   score {glue:text}`acc32_relative:.2f` and {glue:text}`acc32_rope:.2f`; at 128
-#   only {glue:text}`acc128_relative:.2f` and {glue:text}`acc128_rope:.2f`. The
+#   score {glue:text}`acc32_relative:.2f` and {glue:text}`acc32_rope:.2f`; at
+#   {glue:text}`pe_max_len` only {glue:text}`acc128_relative:.2f` and {glue:text}`acc128_rope:.2f`. The
 #   distances this task needs (0 to 2) were all seen in training, but long
 #   sequences also bring large distances whose buckets or rotation angles were
 #   never trained, and some weight leaks onto those far keys.
-# - **ALiBi keeps {glue:text}`acc128_alibi:.2f` at length 128.** Its penalty
+# - **ALiBi keeps {glue:text}`acc128_alibi:.2f` at length {glue:text}`pe_max_len`.** Its penalty
 #   keeps growing with distance, so far keys stay unattractive however long the
 #   sequence — the property it was designed for.
 #
@@ -545,7 +566,8 @@ assert acc_128["alibi"] == max(acc_128.values()) and acc_128["alibi"] > 0.85  # 
 # - T5's relative bias adds a learned number per head and distance bucket to the
 #   scores; ALiBi adds a fixed linear penalty; RoPE rotates queries and keys so
 #   that scores depend on relative position.
-# - Trained on length 16 and tested up to 128 on our task, absolute schemes fell
+# - Trained on length {glue:text}`pe_train_len` and tested up to
+#   {glue:text}`pe_max_len` on our task, absolute schemes fell
 #   below a model without positions, T5's bias and RoPE faded more slowly, and
 #   ALiBi held up best.
 #
@@ -613,8 +635,9 @@ assert check_shift_matrix(my_shift_matrix)
 # %% [markdown]
 # ### Exercise 3: rotary embedding
 #
-# Write `my_rope(x)` for `x` of shape `(..., L, E)`: rotate the pair of features
-# $(i, i + E/2)$ at position $p$ (from 0 to $L - 1$) by the angle
+# Write `my_rope(x)` for `x` of shape `(..., L, E)`, where $E$ is the size of
+# one head's queries or keys (the $d_k$ of the text): rotate the pair of
+# features $(i, i + E/2)$ at position $p$ (from 0 to $L - 1$) by the angle
 # $p\,\theta_i$, $\theta_i = 10000^{-2i/E}$. With $x_1, x_2$ the two halves of
 # the last axis, the result is $(x_1 \cos - x_2 \sin,\; x_1 \sin + x_2 \cos)$.
 
