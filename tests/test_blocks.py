@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -11,20 +9,19 @@ from torch import nn
 from attnbook.attention import KVCache
 from attnbook.blocks import DecoderLayer, EncoderLayer, FeedForward
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny models: one thread skips OpenMP's hand-offs, which on a shared 2-core CPU
-    # (several test runs at once) made these tests ten times slower than one thread.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Tiny models: one torch thread for the whole module (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _copy_encoder_to_torch(ours: EncoderLayer, activation: str) -> nn.TransformerEncoderLayer:
+def _torch_twin(
+    cls: type[nn.TransformerEncoderLayer | nn.TransformerDecoderLayer],
+    ours: EncoderLayer | DecoderLayer,
+    activation: str,
+    norms: tuple[str, ...],
+) -> nn.Module:
+    # torch's layer of the same sizes, with our self-attention, feed-forward and norms.
     E = ours.norm1.normalized_shape[0]
-    theirs = nn.TransformerEncoderLayer(
+    theirs = cls(
         E,
         ours.self_attn.num_heads,
         ours.ff.linear1.out_features,
@@ -36,29 +33,20 @@ def _copy_encoder_to_torch(ours: EncoderLayer, activation: str) -> nn.Transforme
     theirs.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
     for name in ("linear1", "linear2"):
         getattr(theirs, name).load_state_dict(getattr(ours.ff, name).state_dict())
-    for name in ("norm1", "norm2"):
+    for name in norms:
         getattr(theirs, name).load_state_dict(getattr(ours, name).state_dict())
+    return theirs
+
+
+def _copy_encoder_to_torch(ours: EncoderLayer, activation: str) -> nn.TransformerEncoderLayer:
+    theirs = _torch_twin(nn.TransformerEncoderLayer, ours, activation, ("norm1", "norm2"))
     return theirs.eval()
 
 
 def _copy_decoder_to_torch(ours: DecoderLayer, activation: str) -> nn.TransformerDecoderLayer:
-    E = ours.norm1.normalized_shape[0]
-    theirs = nn.TransformerDecoderLayer(
-        E,
-        ours.self_attn.num_heads,
-        ours.ff.linear1.out_features,
-        dropout=0.0,
-        activation=activation,
-        batch_first=True,
-        norm_first=ours.norm_first,
-    )
-    theirs.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
+    theirs = _torch_twin(nn.TransformerDecoderLayer, ours, activation, ("norm1", "norm2", "norm3"))
     assert ours.multihead_attn is not None
     theirs.multihead_attn.load_state_dict(ours.multihead_attn.to_torch().state_dict())
-    for name in ("linear1", "linear2"):
-        getattr(theirs, name).load_state_dict(getattr(ours.ff, name).state_dict())
-    for name in ("norm1", "norm2", "norm3"):
-        getattr(theirs, name).load_state_dict(getattr(ours, name).state_dict())
     return theirs.eval()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -22,14 +22,8 @@ from attnbook.models import (
 TINY = {"vocab_size": 13, "max_len": 10, "embed_dim": 16, "num_heads": 2, "dim_feedforward": 32}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny models: one thread skips OpenMP's hand-offs, which on a shared 2-core CPU
-    # (several test runs at once) made these tests ten times slower than one thread.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Tiny models: one torch thread for the whole module (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ids(*shape: int, vocab: int = 13, low: int = 1) -> torch.Tensor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,14 +38,8 @@ from attnbook.train import (
 TINY = {"vocab_size": 11, "max_len": 12, "embed_dim": 16, "num_heads": 2, "dim_feedforward": 32}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny models: one thread skips OpenMP's hand-offs, which on a shared 2-core CPU
-    # (several test runs at once) made such tests ten times slower than one thread.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Tiny models: one torch thread for the whole module (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _lm_batch(generator: torch.Generator) -> Tensor:
