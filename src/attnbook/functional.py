@@ -115,7 +115,11 @@ def _check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.devic
         raise TypeError(
             f"attn_mask: expected dtype torch.bool or a floating dtype, got {attn_mask.dtype}"
         )
-    target = tuple(scores_shape)
+    _check_mask_shape(attn_mask, scores_shape)
+
+
+def _check_mask_shape(attn_mask: Tensor, scores_shape: torch.Size) -> None:
+    """Refuse a mask that does not broadcast to the scores ``(..., L, S)``."""
     try:
         broadcast = torch.broadcast_shapes(attn_mask.shape, scores_shape)
     except RuntimeError:
@@ -123,8 +127,8 @@ def _check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.devic
     # The mask may not add dimensions of its own: the scores keep their shape.
     if broadcast != scores_shape:
         raise ValueError(
-            f"attn_mask: expected a shape that broadcasts to the scores (..., L, S) = {target}, "
-            f"got {tuple(attn_mask.shape)}"
+            "attn_mask: expected a shape that broadcasts to the scores (..., L, S) = "
+            f"{tuple(scores_shape)}, got {tuple(attn_mask.shape)}"
         )
 
 
@@ -155,6 +159,11 @@ def _check_qkv(query: object, key: object, value: object) -> torch.Size:
         raise TypeError(
             f"query, key, value: expected one dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
         )
+    return _batch_shape(query, key, value)
+
+
+def _batch_shape(query: Tensor, key: Tensor, value: Tensor) -> torch.Size:
+    """Check that keys and values pair up; return the batch shape the three broadcast to."""
     if key.shape[-2] != value.shape[-2]:
         raise ValueError(
             "key, value: expected the same length S (dim -2), got key shape "

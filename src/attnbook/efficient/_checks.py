@@ -11,6 +11,9 @@ import math
 import torch
 from torch import Tensor
 
+# The same shape checks, and messages, as the reference attnbook.functional.
+from attnbook.functional import _batch_shape, _check_mask_shape
+
 
 def check_qkv(query: object, key: object, value: object) -> torch.Size:
     """Check query/key/value dtypes and shapes; return their broadcast batch shape."""
@@ -38,19 +41,7 @@ def check_qkv(query: object, key: object, value: object) -> torch.Size:
             "query, key: expected the same feature size E (dim -1), got query shape "
             f"{tuple(query.shape)} and key shape {tuple(key.shape)}"
         )
-    if key.shape[-2] != value.shape[-2]:
-        raise ValueError(
-            "key, value: expected the same length S (dim -2), got key shape "
-            f"{tuple(key.shape)} and value shape {tuple(value.shape)}"
-        )
-    try:
-        return torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            "query, key, value: expected batch dimensions (all but the last two) that "
-            f"broadcast together, got shapes {tuple(query.shape)}, {tuple(key.shape)}, "
-            f"{tuple(value.shape)}"
-        ) from None
+    return _batch_shape(query, key, value)
 
 
 def check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.device) -> None:
@@ -65,16 +56,7 @@ def check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.device
         )
     if attn_mask.device != device:
         raise ValueError(f"attn_mask: expected device {device}, got {attn_mask.device}")
-    try:
-        broadcast = torch.broadcast_shapes(attn_mask.shape, scores_shape)
-    except RuntimeError:
-        broadcast = None
-    # The mask may not add dimensions of its own: the scores keep their shape.
-    if broadcast != scores_shape:
-        raise ValueError(
-            "attn_mask: expected a shape that broadcasts to the scores (..., L, S) = "
-            f"{tuple(scores_shape)}, got {tuple(attn_mask.shape)}"
-        )
+    _check_mask_shape(attn_mask, scores_shape)
 
 
 def check_size(name: str, value: object, minimum: int) -> int:
