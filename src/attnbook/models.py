@@ -312,6 +312,24 @@ def _encoder_stack(config: TransformerConfig) -> nn.ModuleList:
     )
 
 
+def _decoder_stack(
+    config: TransformerConfig, num_layers: int, cross_attention: bool
+) -> nn.ModuleList:
+    # Decoder-only stacks have no memory to attend to: cross_attention=False.
+    return nn.ModuleList(
+        DecoderLayer(
+            config.embed_dim,
+            config.num_heads,
+            config.dim_feedforward,
+            config.dropout,
+            config.activation,
+            config.norm_first,
+            cross_attention=cross_attention,
+        )
+        for _ in range(num_layers)
+    )
+
+
 def _final_norm(config: TransformerConfig) -> nn.Module:
     # Pre-norm stacks end un-normalised; post-norm layers already end with a norm.
     return nn.LayerNorm(config.embed_dim) if config.norm_first else nn.Identity()
@@ -445,18 +463,7 @@ class DecoderOnly(_Model):
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
         self.positions = _Positions(config, config.max_len, causal=True)
         self.dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            DecoderLayer(
-                config.embed_dim,
-                config.num_heads,
-                config.dim_feedforward,
-                config.dropout,
-                config.activation,
-                config.norm_first,
-                cross_attention=False,
-            )
-            for _ in range(config.num_layers)
-        )
+        self.layers = _decoder_stack(config, config.num_layers, cross_attention=False)
         self.norm = _final_norm(config)
         self.lm_head = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
         self._init_weights()
@@ -635,16 +642,8 @@ class EncoderDecoder(_Model):
         self.dropout = nn.Dropout(config.dropout)
         self.encoder_layers = _encoder_stack(config)
         self.encoder_norm = _final_norm(config)
-        self.decoder_layers = nn.ModuleList(
-            DecoderLayer(
-                config.embed_dim,
-                config.num_heads,
-                config.dim_feedforward,
-                config.dropout,
-                config.activation,
-                config.norm_first,
-            )
-            for _ in range(config.num_decoder_layers)
+        self.decoder_layers = _decoder_stack(
+            config, config.num_decoder_layers, cross_attention=True
         )
         self.decoder_norm = _final_norm(config)
         self.lm_head = nn.Linear(config.embed_dim, config.vocab_size, bias=False)
