@@ -6,6 +6,7 @@ and at least three typical wrong ones (it must return False and name the slip).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -139,30 +140,14 @@ def test_causal_tiled_attention(capsys) -> None:
             q[None], k[None], v[None], is_causal=True
         )[0],
     )
-    rejects(
-        capsys,
-        check_causal_tiled_attention,
-        lambda q, k, v, b: tiled(q, k, v, b, causal=False),
-        "WITHOUT the causal mask",
-    )
-    rejects(
-        capsys,
-        check_causal_tiled_attention,
-        lambda q, k, v, b: tiled(q, k, v, b, strict=True),
-        "query i may see key i",
-    )
-    rejects(
-        capsys,
-        check_causal_tiled_attention,
-        lambda q, k, v, b: tiled(q, k, v, b, rescale=False),
-        "exp(m - m_new)",
-    )
-    rejects(
-        capsys,
-        check_causal_tiled_attention,
-        lambda q, k, v, b: tiled(q, k, v, b, scale=False),
-        "1 / sqrt(E)",
-    )
+    for slip, hint in (
+        ({"causal": False}, "WITHOUT the causal mask"),
+        ({"strict": True}, "query i may see key i"),
+        ({"rescale": False}, "exp(m - m_new)"),
+        ({"scale": False}, "1 / sqrt(E)"),
+    ):
+        wrong = functools.partial(tiled, **slip)
+        rejects(capsys, check_causal_tiled_attention, wrong, hint)
     rejects(capsys, check_causal_tiled_attention, lambda q, k, v, b: q, "shape")
 
 
