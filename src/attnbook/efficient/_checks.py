@@ -11,8 +11,9 @@ import math
 import torch
 from torch import Tensor
 
-# The same shape checks, and messages, as the reference attnbook.functional.
+# The same checks, and messages, as the reference functions and the masks.
 from attnbook.functional import _batch_shape, _check_mask_shape
+from attnbook.masks import _check_size
 
 
 def check_qkv(query: object, key: object, value: object) -> torch.Size:
@@ -61,10 +62,7 @@ def check_mask(attn_mask: object, scores_shape: torch.Size, device: torch.device
 
 def check_size(name: str, value: object, minimum: int) -> int:
     """An int (not a bool) of at least ``minimum``; return it."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    _check_size(name, value, minimum)
     return value
 
 
