@@ -62,12 +62,18 @@ def _exclusive_cumsum(x: Tensor, dim: int) -> Tensor:
     )
 
 
-def _causal_chunked(phi_q: Tensor, phi_k: Tensor, value: Tensor, chunk: int, eps: float) -> Tensor:
+def _causal_chunked(
+    phi_q: Tensor, phi_k: Tensor, value: Tensor, chunk: int, eps: float, group: int = 16
+) -> Tensor:
     """Causal linear attention, ``chunk`` positions at a time.
 
     Inside a chunk the few pairs ``j <= i`` are summed directly (a small masked
     ``chunk x chunk`` product); everything before the chunk arrives as one running
-    sum of ``phi(k_j) v_j^T`` (and of ``phi(k_j)`` for the normaliser).
+    sum of ``phi(k_j) v_j^T`` (and of ``phi(k_j)`` for the normaliser). Chunks are
+    processed ``group`` at a time, carrying the running sums from group to group,
+    so the ``(F, Ev)`` states held at once stay a fixed, cache-sized amount
+    whatever ``L`` is: time grows linearly with ``L`` (holding one state per chunk
+    for the whole sequence made long inputs spill out of the CPU's caches).
     """
     L = phi_q.shape[-2]
     num_chunks = math.ceil(L / chunk)
@@ -78,13 +84,24 @@ def _causal_chunked(phi_q: Tensor, phi_k: Tensor, value: Tensor, chunk: int, eps
         return x.reshape(*x.shape[:-2], num_chunks, chunk, x.shape[-1])  # (..., nc, chunk, d)
 
     q_c, k_c, v_c = chunks(phi_q), chunks(phi_k), chunks(value)
-    state = _exclusive_cumsum(k_c.transpose(-1, -2) @ v_c, dim=-3)  # (..., nc, F, Ev)
-    norm = _exclusive_cumsum(k_c.sum(dim=-2, keepdim=True), dim=-3)  # (..., nc, 1, F)
     causal = torch.ones(chunk, chunk, dtype=torch.bool, device=phi_q.device).tril()
-    inner = (q_c @ k_c.transpose(-1, -2)) * causal  # (..., nc, chunk, chunk), j <= i only
-    numerator = q_c @ state + inner @ v_c  # (..., nc, chunk, Ev)
-    denominator = (q_c * norm).sum(dim=-1, keepdim=True) + inner.sum(dim=-1, keepdim=True)
-    out = numerator / (denominator + eps)  # (..., nc, chunk, Ev)
+    batch, F_dim, Ev = q_c.shape[:-3], q_c.shape[-1], v_c.shape[-1]
+    carry_state = q_c.new_zeros(*batch, F_dim, Ev)  # sum of phi(k_j) v_j^T before the group
+    carry_norm = q_c.new_zeros(*batch, 1, F_dim)  # sum of phi(k_j) before the group
+    outputs = []
+    for start in range(0, num_chunks, group):
+        q, k, v = (x[..., start : start + group, :, :] for x in (q_c, k_c, v_c))  # (..., G, c, d)
+        kv = k.transpose(-1, -2) @ v  # (..., G, F, Ev): one chunk's phi(k)^T v each
+        k_sum = k.sum(dim=-2, keepdim=True)  # (..., G, 1, F)
+        state = carry_state.unsqueeze(-3) + _exclusive_cumsum(kv, dim=-3)  # (..., G, F, Ev)
+        norm = carry_norm.unsqueeze(-3) + _exclusive_cumsum(k_sum, dim=-3)  # (..., G, 1, F)
+        carry_state = state[..., -1, :, :] + kv[..., -1, :, :]
+        carry_norm = norm[..., -1, :, :] + k_sum[..., -1, :, :]
+        inner = (q @ k.transpose(-1, -2)) * causal  # (..., G, chunk, chunk), j <= i only
+        numerator = q @ state + inner @ v  # (..., G, chunk, Ev)
+        denominator = (q * norm).sum(dim=-1, keepdim=True) + inner.sum(dim=-1, keepdim=True)
+        outputs.append(numerator / (denominator + eps))  # (..., G, chunk, Ev)
+    out = torch.cat(outputs, dim=-3)  # (..., nc, chunk, Ev)
     return out.flatten(-3, -2)[..., :L, :]  # (..., L, Ev)
 
 
