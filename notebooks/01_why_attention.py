@@ -137,7 +137,7 @@ torch.testing.assert_close(weighted_average(uniform, values), values.mean(dim=0)
 # The beginner's guide this book grew from illustrates soft weights with a
 # table: how much the word "sat" might attend to each word of "The cat sat on
 # the mat". These six numbers are **illustrative, given by the guide**, not
-# the output of a model; chapter 14 compares them with the weights of a model
+# the output of a model; {doc}`chapter 14 <14_reading_attention>` compares them with the weights of a model
 # we train.
 
 # %%

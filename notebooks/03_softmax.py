@@ -214,7 +214,7 @@ plt.show()
 # all the weight; as $T$ grows every curve moves towards $1/S$. On the right,
 # the entropy climbs from 0 towards $\ln S$. Attention itself uses $T = 1$,
 # but the same knob returns in {doc}`chapter 04 <04_queries_keys_values>`
-# (where dividing by $\sqrt{d_k}$ acts as a temperature) and in chapter 11
+# (where dividing by $\sqrt{d_k}$ acts as a temperature) and in {doc}`chapter 11 <11_decoder_only>`
 # (sampling text).
 #
 # ### Try it

@@ -413,11 +413,11 @@ plt.show()
 #
 # Random projections make random heads. To see heads that *do* something, we
 # train a small model that reads text one character at a time and predicts the
-# next character (a *character language model*; chapter 11 builds one), on the
+# next character (a *character language model*; {doc}`chapter 11 <11_decoder_only>` builds one), on the
 # Python documentation that ships with Python. It stacks
 # {glue:text}`lm_layers` multi-head attention layers of
 # {glue:text}`lm_heads` heads each, with a few other parts between them
-# that chapter 09 introduces, and it uses rotary position embeddings, which
+# that {doc}`chapter 09 <09_transformer_block>` introduces, and it uses rotary position embeddings, which
 # {doc}`chapter 08 <08_positional_encoding>` explains. Training is
 # deliberately short, {glue:text}`lm_steps` steps, so the chapter stays fast;
 # the progress bar is off.
@@ -583,7 +583,7 @@ assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))  
 # after a few hundred steps.
 # Nothing here is a "financial head" or a "temporal head". Whether such heads
 # emerge depends on the model's size, its data and its training, and even in
-# large models most heads resist so tidy a description. Chapter 14 comes back to
+# large models most heads resist so tidy a description. {doc}`Chapter 14 <14_reading_attention>` comes back to
 # reading heads, and to why a large weight is not the same as an explanation.
 #
 # The map below holds the raw character-level weights of every head. Pick a

@@ -196,7 +196,7 @@ assert best[0] == best[6] == "the"
 
 # %% [markdown]
 # The weights here come from embeddings we built. A real translator learns its
-# projections so that such an alignment appears; chapter 12 trains one and looks
+# projections so that such an alignment appears; {doc}`chapter 12 <12_encoder_decoder>` trains one and looks
 # at its cross-attention.
 #
 # ```{warning}
@@ -290,7 +290,7 @@ assert sentence_vector.shape == (1, E)
 # %% [markdown]
 # ### Translation: the decoder asks, the encoder answers
 #
-# An encoder–decoder translator (chapter 12 trains one) first encodes the whole source with
+# An encoder–decoder translator ({doc}`chapter 12 <12_encoder_decoder>` trains one) first encodes the whole source with
 # self-attention. Then, while it writes the target one token at a time, each
 # decoder layer uses cross-attention: queries from the target written so far,
 # keys and values from the encoded source. $L$ grows by one at each step; $S$

@@ -209,7 +209,7 @@ assert not torch.allclose(wrong.sum(-1), torch.ones(L, device=device))
 # training and generation agree, and we can check that directly. With the causal
 # mask, running the model on the first $t$ tokens gives exactly the first $t$
 # rows of running it on the whole sentence — which is what lets a model generate
-# one token at a time (and, in chapter 11, reuse its past keys and values).
+# one token at a time (and, in {doc}`chapter 11 <11_decoder_only>`, reuse its past keys and values).
 
 # %%
 sentence = x[1:2]  # "The cat sat on the mat": (1, L, E)

@@ -103,7 +103,7 @@ AttentionLookup(tokens, embeddings @ w_q, embeddings @ w_k, embeddings @ w_v, qu
 # ## 5. Attention maps
 #
 # Where each token looks, per layer and head: a heat map, or lines from a
-# query token to the keys it weighs (chapter 14 reads the maps of a trained
+# query token to the keys it weighs ({doc}`chapter 14 <14_reading_attention>` reads the maps of a trained
 # model). Here: two untrained layers of 4 heads over a sentence, so the
 # patterns are those of random projections.
 

@@ -537,7 +537,7 @@ plt.show()
 # sinusoidal positions (chapter 08), 12 `EncoderLayer`s, a final layer norm
 # for the pre-norm stack (whose residual stream is never normalised
 # otherwise), and a linear map to the letters — an encoder-only model, the
-# subject of chapter 10. We train it three times with the same seed, data and
+# subject of {doc}`chapter 10 <10_encoder_only>`. We train it three times with the same seed, data and
 # learning rate of $10^{-2}$: pre-norm and post-norm with the learning rate at
 # full strength from the first step, and post-norm once more with a warm-up
 # (the rate climbs linearly over the first 30 % of training).

@@ -11,8 +11,8 @@
 #
 # The original transformer {cite}`vaswani2017attention` had two stacks. An
 # **encoder** reads the whole input with bidirectional attention, like
-# chapter 10's model; a **decoder** writes the output one token at a time
-# with causal attention, like chapter 11's — and in every decoder block a
+# {doc}`chapter 10 <10_encoder_only>`'s model; a **decoder** writes the output one token at a time
+# with causal attention, like {doc}`chapter 11 <11_decoder_only>`'s — and in every decoder block a
 # third sublayer, **cross-attention**, lets each output position look at
 # every input position (chapter 06). Translation systems, T5
 # {cite}`raffel2020exploring` and speech recognisers are built this way: the
@@ -318,7 +318,7 @@ assert ours == library  # the same as EncoderDecoder.generate
 
 # %% [markdown]
 # Our loop and `EncoderDecoder.generate` agree. (The library also keeps a
-# key/value cache for the decoder's self-attention, chapter 11, and stops
+# key/value cache for the decoder's self-attention, {doc}`chapter 11 <11_decoder_only>`, and stops
 # early once every row of a batch has written `<eos>`.)
 #
 # ```{warning}

@@ -66,7 +66,7 @@ use_book_style()
 # `attnbook.data` writes sentences like the guide's "The cat sat on the mat because
 # it was comfortable." and knows, for each, which noun "it" refers to: the
 # adjective decides (an animal can be hungry, a mat can be comfortable). The
-# recipe `train_pronoun_resolver` trains the encoder-only model of chapter 10 (a
+# recipe `train_pronoun_resolver` trains the encoder-only model of {doc}`chapter 10 <10_encoder_only>` (a
 # few layers of several heads each, and a *pointer* head that scores every word and
 # picks the referent) and measures it on held-out sentences whose animal, thing and
 # adjective combinations never occurred in training. It trains for a fixed number
@@ -298,7 +298,7 @@ glue("best_from_others", 100 * from_others.mean().item())
 # favours the antecedent most (layer.head {glue:text}`best_head`) gives it
 # {glue:text}`best_to_answer:.0f`% of the weight from "it" and the distractor
 # {glue:text}`best_to_distractor:.0f`%. Tempting conclusion: "this head resolves the
-# pronoun". Chapter 10 warned about the *answer magnet*: a pointer model can make
+# pronoun". {doc}`Chapter 10 <10_encoder_only>` warned about the *answer magnet*: a pointer model can make
 # its answer noun so distinctive that *every* word attends to it. The same head gives
 # the antecedent {glue:text}`best_from_others:.0f`% of the weight of the *other*
 # words of the sentence: the closer that is to the weight from "it", the less the

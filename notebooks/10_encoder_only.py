@@ -9,12 +9,12 @@
 # %% [markdown]
 # # Encoder-only models (BERT-style)
 #
-# Stack the blocks of chapter 09, let every position attend to every other,
+# Stack the blocks of {doc}`chapter 09 <09_transformer_block>`, let every position attend to every other,
 # and put a small *head* on top: that is an encoder-only transformer, the
 # family of BERT {cite}`devlin2018bert`. Because each token sees the whole
 # sentence — the words after it as well as before — this family is made for
 # *understanding*: classifying a sentence, labelling its words, pointing at
-# an answer, filling in a blank. It does not generate text; chapter 11's
+# an answer, filling in a blank. It does not generate text; {doc}`chapter 11 <11_decoder_only>`'s
 # decoder-only models do.
 #
 # This chapter trains one on the question of chapter 01: in "The cat sat on
@@ -127,7 +127,7 @@ assert not overlap
 #
 # `attnbook.models.EncoderOnly` is an embedding table, positions (chapter 08;
 # the config's `positional` field names the scheme), a stack of pre-norm
-# `EncoderLayer`s (chapter 09), a final layer norm and a head. For this task the head is a **pointer**: one score
+# `EncoderLayer`s ({doc}`chapter 09 <09_transformer_block>`), a final layer norm and a head. For this task the head is a **pointer**: one score
 # per token, a softmax over the positions of the sentence, and the
 # cross-entropy against the position of the answer. The model *points* at
 # "mat" rather than choosing from a list of labels, so it works for any
@@ -392,7 +392,7 @@ plt.show()
 # key can draw the attention of every query in the next layer. Then "it"
 # looks at the antecedent — as does almost every other word — and the heatmap
 # of one sentence, with "it" selected, looks exactly like coreference
-# resolution. It is not the same thing. Chapter 14 tests such questions with
+# resolution. It is not the same thing. {doc}`Chapter 14 <14_reading_attention>` tests such questions with
 # interventions rather than by looking, and returns to the lesson
 # {cite}`jain2019attention`: attention maps show where information *can*
 # flow, not how a decision is made.

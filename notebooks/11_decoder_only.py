@@ -10,7 +10,7 @@
 # # Decoder-only models (GPT-style)
 #
 # Give every position the causal mask of chapter 07 — position $t$ may look
-# at positions $0 \ldots t$ and never beyond — stack the blocks of chapter 09,
+# at positions $0 \ldots t$ and never beyond — stack the blocks of {doc}`chapter 09 <09_transformer_block>`,
 # and train each position to predict the *next* token. That is a
 # decoder-only transformer, the family of GPT
 # {cite}`radford2018improving,radford2019language`. Because it only ever
@@ -140,7 +140,7 @@ glue("unigram_loss", unigram_loss, display=False)
 # ## The model, and a check that it cannot see the future
 #
 # `attnbook.models.DecoderOnly` is an embedding table, learned positions, a
-# stack of `DecoderLayer`s without cross-attention (chapter 09) whose
+# stack of `DecoderLayer`s without cross-attention ({doc}`chapter 09 <09_transformer_block>`) whose
 # self-attention is always causal, a final layer norm and a linear map to the
 # vocabulary. `attnbook.train.char_lm_config()` is the configuration the
 # library's benchmark trains for two minutes. This chapter has less time, so
