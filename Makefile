@@ -76,6 +76,7 @@ test: env vendor
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory book
 	$(MAKE) --no-print-directory book-tests
+	$(MAKE) --no-print-directory colab
 
 # --- measurements ------------------------------------------------------------
 bench: env
