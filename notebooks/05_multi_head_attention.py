@@ -59,7 +59,7 @@ from attnbook.exercises import (
     check_split_heads,
 )
 from attnbook.functional import scaled_dot_product_attention
-from attnbook.notebook import glue
+from attnbook.notebook import fast_mode, glue
 from attnbook.train import char_lm_config, train_char_lm
 from attnbook.viz import plot_head_grid, use_book_style
 from attnbook.widgets import AttentionMap
@@ -569,8 +569,9 @@ for query_word, key_word in pairs:
     )
 glue("best_pair_weight", max(best_pair_weights))
 glue("pair_own_min", min(own_weights))
-assert local_share > 0.5  # the prose says most weight stays local...
-assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))  # ...and here
+if not fast_mode():  # ATTNBOOK_FAST=1 trains a few seconds only: nothing to check then
+    assert local_share > 0.5  # the prose says most weight stays local...
+    assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))  # ...and here
 
 # %% [markdown]
 # The strongest of these links carries a weight of
