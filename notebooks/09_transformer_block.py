@@ -11,10 +11,10 @@
 #
 # Parts I and II built attention. A transformer is not attention alone: it is
 # a stack of identical *blocks*, and each block wraps its attention in three
-# humble pieces of engineering — a residual connection, a layer
-# normalisation and a small feed-forward network — plus dropout while it
-# trains. None of them is about attention, and every model in the rest of the
-# book depends on them: without the residual path a deep stack does not
+# humble pieces of engineering — a {term}`residual connection`, a layer
+# normalisation and a small {term}`feed-forward network` — plus
+# {term}`dropout`, a little deliberate noise while it trains. None of them is
+# about attention, and every model in the rest of the book depends on them: without the residual path a deep stack does not
 # train, and where the normalisation sits decides how gently it must be
 # trained. This chapter builds each piece, measures what it does, assembles
 # the block from `attnbook` parts and checks it, number for number, against
@@ -42,7 +42,8 @@ if "google.colab" in sys.modules:
 #   (post-norm, 2017) and before it (pre-norm, today) — and match
 #   `torch.nn.TransformerEncoderLayer` exactly;
 # - measure why the arrangement matters: gradient norms per layer of a deep
-#   stack, and a short training run where only one of them learns.
+#   stack, and a short training run in which one of them fails to learn
+#   without a warm-up.
 
 # %%
 import math
@@ -79,11 +80,13 @@ print(describe_device(device))
 # %% [markdown]
 # ## The block at a glance
 #
-# A block takes a sequence of $L$ vectors of width $E$ — a tensor of shape
-# `(N, L, E)` — and returns one of the same shape, so blocks stack. Inside
-# there are two *sublayers*: multi-head self-attention, where positions
-# exchange information, and a feed-forward network, which transforms each
-# position on its own. Each sublayer is wrapped the same way, and there are
+# A block takes a batch of $N$ sequences of $L$ vectors of width $E$ — a
+# tensor of shape `(N, L, E)` ({doc}`../book/notation` lists the letters) —
+# and returns one of the same shape, so blocks stack. Inside there are two
+# *sublayers*: multi-head self-attention
+# ({doc}`chapter 05 <05_multi_head_attention>`), where positions exchange
+# information, and a feed-forward network, which transforms each position on
+# its own. Each sublayer is wrapped the same way, and there are
 # two ways to wrap it. The original transformer {cite}`vaswani2017attention`
 # normalises *after* adding the residual (**post-norm**):
 #
@@ -112,7 +115,7 @@ print(describe_device(device))
 # Jacobians, and if each shrinks a vector a little, the product shrinks it
 # exponentially.
 #
-# A clean experiment: stack $D$ layers $f(h) = \tanh(hW)$ with small random
+# A clean experiment: stack $D$ layers (the depth) $f(h) = \tanh(hW)$ with small random
 # weights (as at initialisation), once plain ($h \leftarrow f(h)$) and once
 # residual ($h \leftarrow h + f(h)$), and measure how much gradient reaches
 # the input.
@@ -145,6 +148,7 @@ assert plain[-1] < 1e-6 * plain[0]  # the plain stack's gradient has all but van
 assert resid[-1] > resid[0]  # the residual stack's has not shrunk at all
 glue("plain_grad_48", plain[-1], display=False)
 glue("resid_grad_48", resid[-1], display=False)
+glue("max_depth", depths[-1], display=False)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -157,12 +161,15 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# After 48 plain layers the gradient at the input is
+# Read the plot from left to right: the plain curve falls by orders of
+# magnitude, the residual one does not fall at all. After
+# {glue:text}`max_depth` plain layers the gradient at the input is
 # {glue:text}`plain_grad_48:.1e` of what left the output: the first layers
 # would receive no learning signal at all. With residual connections it is
-# {glue:text}`resid_grad_48:.1f` — it has even grown a little, because every
-# branch adds its own small contribution on top of the identity. That growth
-# is one reason the block also needs a normalisation.
+# {glue:text}`resid_grad_48:.1f` — it has grown rather than shrunk, because
+# every branch adds its own contribution on top of the identity, and these
+# add up with depth. That growth is one reason the block also needs a
+# normalisation.
 #
 # (layer-norm)=
 # ## Layer normalisation
@@ -205,12 +212,15 @@ torch.testing.assert_close(
 print("matches nn.LayerNorm; every position has mean 0 and variance 1 before scale and shift")
 
 # %% [markdown]
-# Our four lines agree with `nn.LayerNorm` and `F.layer_norm`. Two
-# properties matter for sequences. First, each position is normalised on its
-# own, so the result does not depend on the batch size, the sequence length
-# or the *other* positions — padding cannot leak into real tokens through the
-# norm. Batch normalisation, which averages over the batch, has none of these
-# properties, which is why transformers do not use it.
+# Our four lines agree with `nn.LayerNorm` and `F.layer_norm`. What matters
+# for sequences is that each position is normalised on its own, so the
+# result does not depend on the batch size, the sequence length or the
+# *other* positions — padding ({doc}`chapter 07 <07_masking>`) cannot leak
+# into real tokens through the norm. Batch normalisation, common in image
+# models, averages each feature over the batch instead, so a position's
+# output would depend on whatever else is in the batch, padding included;
+# that is one reason transformers use layer norm. The next cell checks the
+# independence: it changes every position but the first.
 
 # %%
 x_changed = x.clone()
@@ -244,7 +254,8 @@ assert gap > 1e-2
 # \qquad W_1 \in \mathbb{R}^{F \times E},\; W_2 \in \mathbb{R}^{E \times F}.$$
 #
 # The hidden width $F$ (`dim_feedforward`) is usually $4E$, and the
-# activation is ReLU in the original paper, GELU in BERT and GPT. Attention
+# activation is ReLU ($\max(0, z)$) in the original paper; BERT and GPT use
+# GELU, a smooth version of it. Attention
 # moves information *between* positions; the feed-forward network processes
 # what arrived *at* each position. Here it is with the weights of
 # `attnbook.blocks.FeedForward`, which we use from now on.
@@ -268,7 +279,8 @@ print("feed_forward matches attnbook's FeedForward, one position at a time or al
 
 # %% [markdown]
 # The feed-forward network is where most of a block's parameters live.
-# Count them in an `attnbook` encoder block of width 512 with the usual
+# Count them in an `attnbook` encoder block (`EncoderLayer`, the block we
+# assemble {ref}`below <assemble>`) of width $E = 512$ with the usual
 # $F = 4E$:
 
 # %%
@@ -286,7 +298,9 @@ glue("ffn_share", counts["feed-forward"] / total, display=False)
 
 # %% [markdown]
 # About two thirds ({glue:text}`ffn_share:.0%`) of the block is the
-# feed-forward network: $2EF = 8E^2$ weights against attention's $4E^2$.
+# feed-forward network: $2EF = 8E^2$ weights against attention's $4E^2$
+# (the four $E \times E$ projections for queries, keys, values and output),
+# plus biases.
 #
 # (dropout)=
 # ## Dropout: noise in training, nothing in evaluation
@@ -339,7 +353,8 @@ print("train mode: two calls differ; eval mode: identical")
 # ## Assembling the block
 #
 # Now the block itself, written with the pieces of an `attnbook` layer:
-# `layer.self_attn` (the multi-head attention of chapter 05, which returns
+# `layer.self_attn` (the multi-head attention of
+# {doc}`chapter 05 <05_multi_head_attention>`, which returns
 # `(output, weights)`), `layer.ff`, `layer.norm1` and `layer.norm2`. Both
 # arrangements, line for line from the formulas above:
 
@@ -435,13 +450,16 @@ with torch.no_grad():
 # to it*; PyTorch's `src_key_padding_mask` reads `True` as *this is padding,
 # ignore it*. Passing one where the other is expected does not fail: it
 # silently attends to the padding and ignores the words. Hence the `~real`
-# above; chapter 07 has the conversion helpers.
+# above; {doc}`chapter 07 <07_masking>` has the conversion helpers.
 # ```
 #
 # The decoder's block, `attnbook.blocks.DecoderLayer`, is the same recipe with
 # a causal self-attention and, in an encoder–decoder, a third sublayer
-# between the two: cross-attention to the encoder's output (chapter 06).
-# Chapters 11 and 12 use it; here is its shape contract and its causality.
+# between the two: cross-attention to the encoder's output
+# ({doc}`chapter 06 <06_self_and_cross_attention>`). Chapters
+# {doc}`11 <11_decoder_only>` and {doc}`12 <12_encoder_decoder>` use it;
+# the cell below checks its shapes (the encoder's output, called `memory`,
+# has its own length $S$) and its causality (no weight above the diagonal).
 
 # %%
 decoder_layer = DecoderLayer(E, 4, 4 * E).to(device).eval()
@@ -466,17 +484,24 @@ print(
 # output untouched, and each sublayer only *adds* to it. Xiong et al.
 # {cite}`xiong2020layer` showed that at initialisation this makes the
 # post-norm gradients largest in the layers nearest the output, and that this
-# is why post-norm transformers need a learning-rate *warm-up*.
+# is why post-norm transformers need a learning-rate *warm-up*. (The
+# *learning rate* is the factor that scales each update of the weights
+# during training; a warm-up starts it small and grows it to its full value
+# over the first part of training.)
 #
-# First the gradients. We build a stack of 24 encoder blocks of width 64 in
-# each arrangement, initialise the weight matrices as the original
+# First the gradients. We build a stack of {glue:text}`grad_depth` encoder
+# blocks of width {glue:text}`grad_width` in each arrangement, initialise the weight matrices as the original
 # transformer did (Xavier/Glorot uniform, also what `torch.nn.Transformer`
 # does), push a random batch through, and measure the gradient norm of each
-# block's parameters (averaged over three seeds).
+# block's parameters (the length of all its gradients taken as one vector),
+# averaged over {glue:text}`grad_seeds` seeds.
 
 
 # %%
-def layer_gradient_norms(norm_first, depth=24, width=64, seed=0):
+grad_depth, grad_width = 24, 64
+
+
+def layer_gradient_norms(norm_first, depth=grad_depth, width=grad_width, seed=0):
     """Gradient norm of each block's parameters for one random batch and target."""
     torch.manual_seed(seed)
     stack = nn.ModuleList(
@@ -497,8 +522,9 @@ def layer_gradient_norms(norm_first, depth=24, width=64, seed=0):
     ).cpu()
 
 
+grad_seeds = 3
 grad_norms = {
-    name: torch.stack([layer_gradient_norms(norm_first, seed=s) for s in range(3)]).mean(0)
+    name: torch.stack([layer_gradient_norms(norm_first, seed=s) for s in range(grad_seeds)]).mean(0)
     for name, norm_first in (("post-norm", False), ("pre-norm", True))
 }
 for name, g in grad_norms.items():
@@ -509,15 +535,18 @@ pre_ratio = (grad_norms["pre-norm"][-1] / grad_norms["pre-norm"][0]).item()
 assert post_ratio > 1 > pre_ratio
 glue("post_ratio", post_ratio, display=False)
 glue("pre_ratio", pre_ratio, display=False)
+glue("grad_seeds", grad_seeds, display=False)
+glue("grad_depth", grad_depth, display=False)
+glue("grad_width", grad_width, display=False)
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 3.6))
 blocks_axis = range(1, len(grad_norms["pre-norm"]) + 1)
 for (name, g), marker in zip(grad_norms.items(), "os", strict=True):
     ax.plot(blocks_axis, g.numpy(), marker=marker, markersize=4, label=name)
-ax.set_xlabel("block (1 = next to the input, 24 = next to the loss)")
+ax.set_xlabel(f"block (1 = next to the input, {grad_depth} = next to the loss)")
 ax.set_ylabel("gradient norm of the block's parameters")
-ax.set_title("Gradients per block at initialisation, 24 blocks")
+ax.set_title(f"Gradients per block at initialisation, {grad_depth} blocks")
 ax.set_ylim(bottom=0)
 ax.legend()
 plt.show()
@@ -528,19 +557,25 @@ plt.show()
 # block's is {glue:text}`post_ratio:.1f` times the first block's. Those top
 # blocks take the biggest steps at the very start of training, when the
 # model is random — with a large learning rate, big enough to wreck it. In
-# the pre-norm stack the ratio is {glue:text}`pre_ratio:.2f`: the gradient is
-# largest at the bottom and no block is singled out for large updates.
+# the pre-norm stack the ratio is {glue:text}`pre_ratio:.2f`: the gradient
+# is larger at the bottom than at the top, and the blocks next to the loss
+# are not singled out for large updates.
 #
 # Does that matter for training? A short run answers. The task is to sort
-# ten letters (`"hbdca…"` → `"abcdh…"`), predicting the sorted letter at
-# each position. The model is built from this chapter's parts: an embedding,
-# sinusoidal positions (chapter 08), 12 `EncoderLayer`s, a final layer norm
+# {glue:text}`sort_length` letters (`"hbdca…"` → `"abcdh…"`), predicting
+# the sorted letter at each position. The model is built from this chapter's
+# parts: an embedding, sinusoidal positions
+# ({doc}`chapter 08 <08_positional_encoding>`), {glue:text}`sort_layers`
+# `EncoderLayer`s, a final layer norm
 # for the pre-norm stack (whose residual stream is never normalised
 # otherwise), and a linear map to the letters — an encoder-only model, the
 # subject of {doc}`chapter 10 <10_encoder_only>`. We train it three times with the same seed, data and
 # learning rate of $10^{-2}$: pre-norm and post-norm with the learning rate at
 # full strength from the first step, and post-norm once more with a warm-up
-# (the rate climbs linearly over the first 30 % of training).
+# (the rate climbs linearly from zero over the first 30 % of training). The
+# loss is the cross-entropy: the average over the positions of $-\ln p$,
+# where $p$ is the probability the model gives the right letter, as for the
+# validation loss of {doc}`chapter 05 <05_multi_head_attention>`.
 
 # %%
 tok = task_tokenizer()
@@ -617,6 +652,8 @@ glue("loss_post", last_loss(runs["post-norm, no warm-up"]), display=False)
 glue("loss_post_warm", last_loss(runs["post-norm, 30 % warm-up"]), display=False)
 glue("loss_uniform", uniform, display=False)
 glue("sort_steps", steps, display=False)
+glue("sort_length", sources.shape[1], display=False)
+glue("sort_layers", len(models["pre-norm, no warm-up"].blocks), display=False)
 if not fast_mode():
     assert last_loss(runs["post-norm, no warm-up"]) > 0.9 * uniform  # stuck at guessing
     assert last_loss(runs["pre-norm, no warm-up"]) < 0.5 * uniform
@@ -640,7 +677,9 @@ plt.show()
 # After {glue:text}`sort_steps` steps the pre-norm stack is down to a loss of
 # {glue:text}`loss_pre:.2f`. The post-norm stack, given the same learning rate
 # from step one, is stuck at {glue:text}`loss_post:.2f` — the
-# {glue:text}`loss_uniform:.2f` of guessing uniformly among the ten letters:
+# {glue:text}`loss_uniform:.2f` of guessing uniformly among the ten letters
+# (the loss curves in the plot: the post-norm one without warm-up stays on
+# the dotted line):
 # its first large updates pushed it into a state it does not recover from in
 # this run. The same post-norm model with a warm-up learns
 # ({glue:text}`loss_post_warm:.2f`), though more slowly than pre-norm. That
@@ -650,16 +689,17 @@ plt.show()
 # needs one final layer norm after its last block, which the models add).
 #
 # ```{warning}
-# Several popular tutorials quote the paper's post-norm
-# formula but implement pre-norm. When you read (or write) a block, check
-# *where* the norm is applied, not what the text says; when you compare with
+# Descriptions and code do not always agree: a text may quote the paper's
+# post-norm formula while its code normalises first, or the other way round.
+# When you read (or write) a block, check *where* the norm is applied, not
+# what the text says; when you compare with
 # `torch.nn.TransformerEncoderLayer`, remember its default is
 # `norm_first=False`.
 # ```
 #
 # ### Inside the trained pre-norm stack
 #
-# What did the twelve blocks learn to look at? Below, one unsorted sequence
+# What did the {glue:text}`sort_layers` blocks learn to look at? Below, one unsorted sequence
 # goes through the trained pre-norm model and every block hands back its
 # attention weights, one $L \times L$ map per head. Pick a block and a head
 # in the widget, then click a letter (a query) to see which letters it reads.
@@ -709,8 +749,8 @@ AttentionMap(weights, tokens=list(example.source), layer=len(pre_norm.blocks) - 
 #   and does nothing in `eval()` mode.
 # - Post-norm normalises the residual sum; pre-norm normalises the sublayer's
 #   input. At initialisation post-norm concentrates the gradient in the top
-#   blocks and, without warm-up, can fail to train at all; pre-norm trains
-#   from the first step.
+#   blocks and, without warm-up, failed to train in our run; pre-norm
+#   trained from the first step.
 # - `attnbook.blocks.EncoderLayer` equals `torch.nn.TransformerEncoderLayer`
 #   with matched conventions (and `DecoderLayer` adds causal self-attention
 #   and cross-attention).
