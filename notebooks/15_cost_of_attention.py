@@ -80,7 +80,8 @@ FAST = fast_mode()  # ATTNBOOK_FAST=1 shrinks every measurement to a quick check
 # For one head, self-attention over $n$ tokens computes a score for every pair of
 # a query and a key, $QK^\top/\sqrt{d_k}$, and turns each row of scores into
 # weights with a softmax. The weight matrix $A$ has $L \times S = n \times n$
-# entries. Written out for the guide's example of a 10,000-token document:
+# entries. Written out for the example of a 10,000-token document in the
+# beginner's guide this book grew from ({doc}`chapter 01 <01_why_attention>`):
 
 # %%
 n = 10_000
@@ -732,7 +733,8 @@ plt.show()
 # We compare each method with exact attention on two kinds of input at one length:
 # independent random queries and keys, where exact attention spreads its weight
 # over the whole sequence; and "local" inputs whose queries and keys carry a
-# positional signal (sines and cosines of the position, as in chapter 08), so that
+# positional signal (sines and cosines of the position, as in
+# {doc}`chapter 08 <08_positional_encoding>`), so that
 # exact attention concentrates near the diagonal, as it often does in trained
 # language models. The error is measured per query as
 # $\lVert o_i - o_i^{\text{exact}} \rVert / \lVert o_i^{\text{exact}} \rVert$,
@@ -784,7 +786,7 @@ assert errors["local"]["local window"] < errors["random"]["local window"]
 # which drops the rest, is far off. On local inputs the window holds
 # {glue:text}`in_window_local:.0f`% of the weight and the local window becomes a
 # good approximation. The tiled method is exact in both columns (the errors are
-# float32 rounding). Linear attention is never close: it is a *different*
+# float32 rounding). Linear attention is far off on both kinds of input: it is a *different*
 # weighting (no exponential, hence much flatter weights), not an approximation of
 # the softmax, and models that use it are trained with it from the start.
 #
