@@ -227,7 +227,7 @@ def run_scaling(
         for fn in calls.values():
             fn()  # warm-up
         ratios = []
-        for _ in range(max(5, repeats)):
+        for _ in range(max(11, 2 * repeats + 1)):  # short calls: more rounds, steadier median
             t_small = median_seconds(calls[small], repeats=1, warmup=0, device=device)
             t_big = median_seconds(calls[big], repeats=1, warmup=0, device=device)
             ratios.append(t_big / t_small)
