@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Decoder-only models (GPT-style)
 #
-# Give every position the causal mask of chapter 07 — position $t$ may look
+# Give every position the {term}`causal mask` of
+# {doc}`chapter 07 <07_masking>` — position $t$ may look
 # at positions $0 \ldots t$ and never beyond — stack the blocks of {doc}`chapter 09 <09_transformer_block>`,
 # and train each position to predict the *next* token. That is a
 # decoder-only transformer, the family of GPT
@@ -108,17 +109,20 @@ glue("vocab_size", vocab_size, display=False)
 # ## Next-token prediction
 #
 # A language model assigns a probability to a text by the chain rule,
-# $p(x_0 \ldots x_{T}) = \prod_t p(x_{t+1} \mid x_0 \ldots x_t)$, and a causal
+# $p(x_1 \ldots x_n \mid x_0) = \prod_{t=0}^{n-1} p(x_{t+1} \mid x_0 \ldots x_t)$:
+# the probability of each token given all the tokens before it. A causal
 # transformer computes every factor at once: from a window of $L$ tokens it
 # outputs $L$ distributions, and the one at position $t$ is trained to put
 # high probability on token $t+1$. So the targets are the inputs shifted by
-# one, and the loss is the mean cross-entropy over all positions, in *nats*
-# (natural log) per character.
+# one, and the loss is the mean cross-entropy over all positions — the
+# average of $-\ln p$ for the true next token, as in
+# {doc}`chapter 05 <05_multi_head_attention>` — in *nats* (natural log) per
+# character.
 #
 # Two reference points make the loss readable: a model that guesses
-# uniformly scores $\ln V$, and one that knows only how common each
-# character is (no context at all) scores the entropy of the character
-# frequencies.
+# uniformly scores $\ln$ of the vocabulary size, and one that knows only
+# how common each character is (no context at all) scores the cross-entropy
+# of the training text's character frequencies on the validation text.
 
 # %%
 ids = torch.tensor([ord(c) for c in "abcdefghij"])  # any stream of ids will do
@@ -143,11 +147,12 @@ glue("unigram_loss", unigram_loss, display=False)
 # stack of `DecoderLayer`s without cross-attention ({doc}`chapter 09 <09_transformer_block>`) whose
 # self-attention is always causal, a final layer norm and a linear map to the
 # vocabulary. `attnbook.train.char_lm_config()` is the configuration the
-# library's benchmark trains for two minutes. This chapter has less time, so
-# it trains a smaller and faster model: narrower ({glue:text}`chapter_width`
-# instead of {glue:text}`preset_width`), with a shorter context
-# ({glue:text}`max_len` characters instead of {glue:text}`preset_len`), which
-# makes every attention four times cheaper.
+# library's benchmark trains. This chapter has less time, so it trains a
+# faster variant: the same width ({glue:text}`chapter_width`) and depth, with
+# a shorter context ({glue:text}`max_len` characters instead of
+# {glue:text}`preset_len`). An attention map over a window has one weight
+# per pair of positions, so it becomes {glue:text}`attention_saving:.0f`
+# times smaller and cheaper.
 
 # %%
 preset = char_lm_config(tok.vocab_size)  # the benchmark's model
@@ -155,6 +160,8 @@ config = dataclasses.replace(preset, embed_dim=96, num_layers=3, dim_feedforward
 print("benchmark:", preset)
 print("chapter:  ", config)
 assert config.positional == "learned"  # the text below describes learned positions
+same_size = (config.embed_dim, config.num_layers) == (preset.embed_dim, preset.num_layers)
+assert same_size  # the text says: the same width and depth as the benchmark's model
 untrained = DecoderOnly(config).to(device).eval()
 print(f"{DecoderOnly(preset).num_parameters():,} parameters in the benchmark's model, ", end="")
 print(f"{untrained.num_parameters():,} in this chapter's")
@@ -162,6 +169,7 @@ glue("chapter_width", config.embed_dim, display=False)
 glue("preset_width", preset.embed_dim, display=False)
 glue("max_len", config.max_len, display=False)
 glue("preset_len", preset.max_len, display=False)
+glue("attention_saving", (preset.max_len / config.max_len) ** 2, display=False)
 
 # %% [markdown]
 # If position $t$ could see token $t+1$, training would be trivial — copy
@@ -241,10 +249,11 @@ plt.show()
 # ({glue:text}`val_bits:.2f` bits) after {glue:text}`lm_steps` steps
 # ({glue:text}`lm_seconds:.0f` s here), far below the
 # {glue:text}`unigram_loss:.2f` of a model that knows only character
-# frequencies: it has learned spelling, common words and a good deal of
-# Python's punctuation. The models issue asks the benchmark's larger model
-# for 1.45 nats/char within 120 s of CPU training; the benchmark's numbers
-# are printed here when the results file is part of your copy of the
+# frequencies: it uses the characters before each position, and the samples
+# below show what it picked up — common words, spelling patterns and some of
+# Python's punctuation. The library's benchmark trains the longer-context
+# model towards a goal of {glue:text}`lm_target` nats per character; its
+# numbers are printed here when the results file is part of your copy of the
 # repository:
 
 # %%
@@ -259,7 +268,7 @@ if benchmark.exists():
         print(f"{'load average':>14}: {run.get('load_average_before')} (before the run)")
 else:
     print(f"{benchmark} is not here (e.g. on Colab); this chapter's own run is the one above")
-target = 1.45  # nats/char: the models issue's bar for the full benchmark
+target = 1.45  # nats/char: the benchmark's goal
 if val_loss <= target:
     print(f"this run meets the {target} nats/char bar: {val_loss:.3f}")
 else:
@@ -267,6 +276,7 @@ else:
         f"this run reached {val_loss:.3f} nats/char, above the benchmark's {target} bar: "
         f"a smaller model, {history.steps} steps, to stay inside the chapter's time budget"
     )
+glue("lm_target", target, display=False)
 if not fast_mode():
     assert val_loss < unigram_loss  # better than knowing only how common each character is
     for t in (0, config.max_len // 2, config.max_len - 2):  # nor can the trained model
@@ -279,11 +289,11 @@ if not fast_mode():
 # To write, the model runs on the text so far, turns the *last* position's
 # logits into a distribution, draws a token, appends it, and repeats. Two
 # knobs shape the draw. The **temperature** $T$ divides the logits before the
-# softmax (chapter 03): $T < 1$ sharpens the distribution towards the most
+# softmax ({doc}`chapter 03 <03_softmax>`): $T < 1$ sharpens the distribution towards the most
 # likely token, $T > 1$ flattens it, and $T \to 0$ becomes the arg-max,
 # *greedy* decoding. **Top-$k$** keeps only the $k$ most likely tokens and
 # renormalises, so that the long tail of unlikely characters is never drawn.
-# Written out:
+# Written out (`V` in the shape comments is the vocabulary size):
 
 
 # %%
@@ -327,7 +337,10 @@ print("our loop draws exactly the tokens of DecoderOnly.generate")
 # Our loop and `DecoderOnly.generate` draw the same tokens from the same
 # random generator; from here on we use the library. First, what the knobs do
 # to one distribution: the next character after a prompt, at three
-# temperatures.
+# temperatures. Compare the bars from left to right: the same ten
+# characters, with the probability concentrated on the top few at the low
+# temperature and spread out at the high one (the entropy in each title
+# grows).
 
 
 # %%
@@ -394,6 +407,10 @@ glue("real_cool", stats["T = 0.5"][0], display=False)
 glue("real_topk", stats["T = 1.0, top-k = 5"][0], display=False)
 glue("real_t1", stats["T = 1.0"][0], display=False)
 glue("sample_len", sample_len, display=False)
+if not fast_mode():  # the trends the text describes
+    assert stats["greedy (T = 0)"][1] < stats["T = 1.0"][1]  # greedy repeats itself
+    assert stats["T = 0.5"][0] > stats["T = 1.5"][0]  # hotter, fewer real words
+    assert stats["T = 1.0, top-k = 5"][0] > stats["T = 1.0"][0]  # top-k cuts the tail
 
 # %% [markdown]
 # Greedy decoding repeats itself: {glue:text}`real_greedy:.0%` of its words
@@ -440,7 +457,8 @@ except ValueError as error:
 # Per generated token that turns a pass over $t$ positions into a pass over
 # one (the attention still reads all $t$ cached keys, but the projections
 # and feed-forward networks, most of the work, run once). The price is
-# memory: two tensors of shape `(N, H, t, E/H)` per layer. First the check
+# memory: two tensors of shape `(N, H, t, d_k)` per layer, with
+# $d_k = E/H$. First the check
 # that it is exact — feeding tokens one at a time through a cache gives the
 # same logits as one pass over the whole sequence:
 
@@ -464,8 +482,9 @@ assert len(cache[0]) == sequence.size(1)
 # tokens) from a one-token prompt, with and without the cache, for several
 # lengths, and take the median time of three runs each. Speed depends on the
 # size of a model, not on what it has learned, so besides our trained model
-# we time an untrained one of the size where the cache starts to matter:
-# width 256, four layers, a context of 128 tokens.
+# we time a larger untrained one, where the cache matters more: width
+# {glue:text}`large_width`, {glue:text}`large_layers` layers, a context of
+# {glue:text}`large_context` tokens.
 
 
 # %%
@@ -520,6 +539,9 @@ glue("large_speedup", large_speedup, display=False)
 glue("large_tokens", larger_config.max_len - 1, display=False)
 glue("large_short", large_short, display=False)
 glue("large_short_tokens", timed[large_name][1][0], display=False)
+glue("large_width", larger_config.embed_dim, display=False)
+glue("large_layers", larger_config.num_layers, display=False)
+glue("large_context", larger_config.max_len, display=False)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
@@ -535,18 +557,22 @@ fig.suptitle("Greedy generation speed")
 plt.show()
 
 # %% [markdown]
-# The same tokens either way. For the larger model
+# Both runs produce the same tokens (the cell checks it). In each panel the
+# gap between the two curves is the cache's gain. For the larger model
 # generating {glue:text}`large_tokens` tokens the cache is
-# {glue:text}`large_speedup:.1f` times faster here, against
+# {glue:text}`large_speedup:.1f` times faster here, and
 # {glue:text}`large_short:.1f` times for {glue:text}`large_short_tokens`
-# tokens: the gain grows with the length, because without a cache step $t$
-# redoes work proportional to $t$ — $n$ tokens cost $\propto n^2$ — while
-# with it every step costs about the same (plus an attention over the cache
-# that grows slowly). For our small trained model the gain at
-# {glue:text}`small_tokens` tokens is only {glue:text}`small_speedup:.1f`
+# tokens. In principle the gain grows with the length: without a cache
+# step $t$ redoes work proportional to $t$, so $n$ tokens cost
+# $\propto n^2$, while with it every step costs about the same (plus an
+# attention over the cache that grows slowly). At these short lengths on a
+# CPU that trend is easily hidden by fixed costs and timing noise, so the
+# two numbers may come out in either order. For our small trained model the
+# gain at {glue:text}`small_tokens` tokens is {glue:text}`small_speedup:.1f`
 # times: its steps are so cheap that fixed costs (Python, launching each
-# operation) dominate, and the cache cannot remove those. The larger the
-# model and the longer the text, the more the cache matters.
+# operation) take a large share of each step, and the cache cannot remove
+# those. The larger the model and the longer the text, the more the cache
+# matters.
 #
 # ```{warning}
 # A cache is only valid while the positions of the cached tokens stay where
@@ -560,8 +586,9 @@ plt.show()
 #
 # The attention of every layer and head over a stretch of validation text.
 # Every map is lower-triangular: a character only looks back. Select a
-# character to list where it looks; many heads attend to the character just
-# before, others to the start of the current word or the previous space.
+# character to list where it looks, and go through the heads: look for
+# heads that attend to the character just before, and for heads that
+# attend to the previous space or the start of the current word.
 
 # %%
 snippet = val_text[1000:1064]
@@ -582,10 +609,11 @@ AttentionMap(snippet_weights, tokens=[show_char(c) for c in snippet], query_inde
 #   character model reaches {glue:text}`val_loss:.2f` nats per character on
 #   held-out text.
 # - Generation is a loop: logits of the last position, temperature, top-$k$,
-#   a draw, append. Greedy repeats itself; high temperatures misspell;
-#   top-$k$ trims the tail.
-# - The KV cache keeps each layer's keys and values so every step processes
-#   one token: the same output, and for a model of width 256 generating
+#   a draw, append. In our samples greedy repeated itself, high
+#   temperatures misspelled, and top-$k$ trimmed the tail.
+# - The {term}`KV cache` keeps each layer's keys and values so every step
+#   processes one token: the same output, and for a model of width
+#   {glue:text}`large_width` generating
 #   {glue:text}`large_tokens` tokens, {glue:text}`large_speedup:.1f` times
 #   faster here.
 #
@@ -596,7 +624,8 @@ AttentionMap(snippet_weights, tokens=[show_char(c) for c in snippet], query_inde
 #
 # ### Exercise 1: top-k filtering
 #
-# Write `top_k_filter(logits, k)` for logits of shape `(N, V)`: keep each
+# Write `top_k_filter(logits, k)` for logits of shape `(N, V)`, with $V$ the
+# vocabulary size: keep each
 # row's `k` largest logits and set the others to `-inf`.
 
 
