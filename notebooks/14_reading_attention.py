@@ -67,8 +67,9 @@ use_book_style()
 # ## A model worth reading
 #
 # We need a model that has learned something we can check. The toy-world corpus of
-# `attnbook.data` writes sentences like the guide's "The cat sat on the mat because
-# it was comfortable." and knows, for each, which noun "it" refers to: the
+# `attnbook.data` writes sentences like "The cat sat on the mat because it was
+# comfortable." — the example of the beginner's guide this book grew from
+# ({doc}`chapter 01 <01_why_attention>`) — and knows, for each, which noun "it" refers to: the
 # adjective decides (an animal can be hungry, a mat can be comfortable). The
 # recipe `train_pronoun_resolver` trains the encoder-only model of {doc}`chapter 10 <10_encoder_only>` (a
 # few layers of several heads each, and a *pointer* head that scores every word and
@@ -93,8 +94,9 @@ glue("num_all_heads", config.num_layers * config.num_heads)
 print(f"{config.num_layers} layers of {config.num_heads} heads")
 
 # %% [markdown]
-# After {glue:text}`train_seconds:.0f` seconds of training, the model points at the
-# right noun in {glue:text}`accuracy:.1f`% of the held-out sentences. Here are the guide's sentence and its twin with an animal adjective:
+# After {glue:text}`train_seconds:.0f` seconds of training here, the model points
+# at the right noun in {glue:text}`accuracy:.1f`% of the held-out sentences. Here
+# are the guide's sentence and its twin with an animal adjective:
 
 
 # %%
@@ -146,7 +148,7 @@ plt.show()
 # %% [markdown]
 # Read a heatmap row by row: the row of "it" shows where "it" takes its
 # information from. Averaging hides what the heads do separately, so here are the
-# four heads of the last layer on their own:
+# {glue:text}`num_heads` heads of the last layer on their own:
 
 # %%
 axes = plot_head_grid(
@@ -181,7 +183,7 @@ AttentionMap(
 # ## The guide's "sat" example, and a real model
 #
 # The guide illustrates attention with made-up weights from "sat" in "The cat sat
-# on the mat": The 15%, cat 35%, sat 25%, on 10%, the 10%, mat 5%. What does our
+# on the mat" (the weights of {doc}`chapter 01 <01_why_attention>`): The 15%, cat 35%, sat 25%, on 10%, the 10%, mat 5%. What does our
 # trained model do with the same sentence? It has its own attention in every layer
 # and head; we average the heads of each layer and, to compare like with like,
 # keep the six words (dropping the final period) and renormalise them to sum to one.
@@ -286,7 +288,7 @@ print(
     f"head {best[0]}.{best[1]} favours the antecedent most: "
     f"{to_answer[best]:.1%} vs {to_distractor[best]:.1%} to the distractor"
 )
-# The "answer magnet" check of chapter 10: do the OTHER words look at the antecedent too?
+# The "answer magnet" check of chapter 10: do the *other* words look at the antecedent too?
 layer, head = best
 others = test["mask"].clone()  # real tokens ...
 others[rows, test["pronoun"]] = False  # ... other than "it"
@@ -402,22 +404,25 @@ glue("rollout_ahead", 100 * (roll_answer > roll_distractor).float().mean().item(
 #
 # Weights say where information *could* flow. To learn whether a head *matters*,
 # remove it and measure. Inside `MultiheadAttention` the heads' outputs are
-# concatenated, `(N, L, H * head_dim)`, before the output projection `out_proj`;
-# head $h$ owns features $h \cdot d_h$ to $(h+1) \cdot d_h - 1$. A forward
-# pre-hook on `out_proj` can zero that slice, exactly as if the head had returned
+# concatenated, `(N, L, H * head_dim)`, before the output projection `out_proj`
+# ({doc}`chapter 05 <05_multi_head_attention>`); with head width
+# $d_k$ = `head_dim`, head $h$ owns features $h \cdot d_k$ to
+# $(h+1) \cdot d_k - 1$. A forward *pre-hook* on `out_proj` (a function that
+# PyTorch calls with a module's input just before the module runs, and which
+# may replace that input) can zero that slice, exactly as if the head had returned
 # zeros.
 
 
 # %%
 def ablate(heads):
     """Register hooks that zero the output of each (layer, head) in `heads`; return them."""
-    d_h = config.head_dim
+    d_k = config.head_dim
     handles = []
     for layer, head in heads:
 
         def zero_head(module, args, head=head):
-            x = args[0].clone()  # (N, L, H * d_h): the heads' outputs, concatenated
-            x[..., head * d_h : (head + 1) * d_h] = 0
+            x = args[0].clone()  # (N, L, H * d_k): the heads' outputs, concatenated
+            x[..., head * d_k : (head + 1) * d_k] = 0
             return (x,)
 
         out_proj = model.layers[layer].self_attn.out_proj
@@ -520,9 +525,10 @@ glue("worst_head", f"{worst[0]}.{worst[1]}")
 # The most harmful single removal (head {glue:text}`worst_head`) costs
 # {glue:text}`max_acc_drop:.1f` points of accuracy; most heads cost far less, and
 # the printout shows what removing a whole layer costs. Heads that can be removed
-# almost for free are not useless: often several heads carry the same information,
-# and each is dispensable only because the others remain. The margin is more
-# sensitive than the accuracy and shows which heads carry weight in the decision.
+# almost for free are not necessarily useless: several heads may carry the same
+# information, and each is then dispensable only because the others remain. The
+# margin can move when the accuracy does not, so it shows which heads carry
+# weight in the decision before any answer flips.
 #
 # ## Weights versus effects
 #
@@ -704,7 +710,7 @@ print(top_keys(weights[best[0], best[1]], tokens, example.pronoun_index, 3))
 
 # %% [markdown]
 # **3. Silence a head.** Write `ablate_head(x, head, num_heads)` that takes the
-# concatenated head outputs `x` of shape `(N, L, num_heads * d_h)` and returns a
+# concatenated head outputs `x` of shape `(N, L, num_heads * d_k)` and returns a
 # copy with head `head`'s features set to zero. The starting point assumes the
 # features of the heads are interleaved.
 
@@ -721,9 +727,9 @@ check_head_ablation(ablate_head)
 
 # %% tags=["hide-input"]
 def ablate_head(x, head, num_heads):
-    d_h = x.shape[-1] // num_heads  # head h owns features h * d_h .. (h + 1) * d_h - 1
+    d_k = x.shape[-1] // num_heads  # head h owns features h * d_k .. (h + 1) * d_k - 1
     x = x.clone()
-    x[..., head * d_h : (head + 1) * d_h] = 0
+    x[..., head * d_k : (head + 1) * d_k] = 0
     return x
 
 
