@@ -343,7 +343,7 @@ glue("qa_s", len(passage))
 # %% [markdown]
 # Each of the {glue:text}`qa_l` question tokens now holds a summary of the
 # {glue:text}`qa_s`-token passage. With untrained weights the summary is
-# meaningless; chapter 13 trains a model that points at the answer.
+# meaningless; {doc}`chapter 13 <13_applications>` trains a model that points at the answer.
 
 # %% [markdown]
 # ### Image captioning: words look at image patches

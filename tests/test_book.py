@@ -101,3 +101,34 @@ def test_launch_buttons_point_at_the_notebooks(built: Path) -> None:
         colab = f"https://colab.research.google.com/github/{repo}/blob/main/{ipynb}"
         assert colab in text, f"{page} has no Colab button for {ipynb}"
         assert "mybinder.org" in text, f"{page} has no Binder button"
+
+
+def _figures_drawn(chapter: Path) -> int:
+    """How many top-level ``plt.show()`` calls a chapter makes: each one draws a figure.
+
+    Calls inside a block (an ``if`` or a loop) are not counted, so this is a floor.
+    """
+    return sum(
+        line.strip() == "plt.show()" and not line[0].isspace()
+        for line in chapter.read_text().splitlines()
+        if line
+    )
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")),
+    ids=lambda p: p.stem,
+)
+def test_every_figure_a_chapter_draws_is_in_its_page(built: Path, chapter: Path) -> None:
+    """A kernel with a non-inline matplotlib backend (Agg) draws nothing into the page."""
+    page = built / "notebooks" / f"{chapter.stem}.html"
+    expected = _figures_drawn(chapter)
+    images = re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.(?:png|svg|jpg)"', page.read_text())
+    assert len(images) >= expected, (
+        f"{page.name}: {len(images)} figure images, but the chapter calls plt.show() "
+        f"{expected} times at top level"
+    )
+    for tag in images:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        assert (page.parent / src).resolve().is_file(), f"{page.name}: {src} is not in the site"

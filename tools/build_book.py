@@ -22,7 +22,11 @@ REPORTS = ROOT / "_build" / "html" / "reports"
 
 
 def main() -> int:
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    # The kernels must draw with matplotlib's inline backend, which puts every figure
+    # into the page; a non-interactive MPLBACKEND (Agg, which the Makefile exports for
+    # the tests) would make plt.show() draw nothing, and the book would lose its figures.
+    env.pop("MPLBACKEND", None)
     # The book build runs the chapters in full; ATTNBOOK_FAST is for quick checks only.
     env.pop("ATTNBOOK_FAST", None)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")

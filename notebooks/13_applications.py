@@ -73,7 +73,7 @@ tok = toyworld_tokenizer()
 
 # %% [markdown]
 # (qa)=
-# ## 1. Question answering: point at the answer
+# ## Question answering: point at the answer
 #
 # The guide's example is reading comprehension: given a short story, answer "What
 # color was the car?". `attnbook.data.qa_examples` writes such stories and knows
@@ -292,8 +292,13 @@ qa_answer = words[int(probs.argmax())]
 print(f"{question} -> {qa_answer!r} ({probs.max():.0%})")
 glue("qa_car_answer", qa_answer)
 glue("qa_car_prob", 100 * probs.max().item())
-ax = plot_weights_bar(
-    words, probs, title=f"{question} The pointer over the story", ylabel="pointer probability"
+fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")  # tall enough to read
+plot_weights_bar(
+    words,
+    probs,
+    ax=ax,
+    title=f"{question} The pointer over the story",
+    ylabel="pointer probability",
 )
 ax.tick_params(axis="x", rotation=60)
 plt.show()
@@ -308,9 +313,9 @@ plt.show()
 # second looks a fixed distance back, which rotary positions make easy.
 #
 # (translation)=
-# ## 2. Translation: alignment and word order
+# ## Translation: alignment and word order
 #
-# Chapter 12 ({doc}`12_encoder_decoder`) trained an encoder–decoder to translate
+# {doc}`Chapter 12 <12_encoder_decoder>` trained an encoder–decoder to translate
 # dates written by people ("8 October 1995") into ISO dates ("1995-10-08") and
 # measured how often each output digit's cross-attention lands on the input digit
 # it copies. Dates change the *order* of their parts; so do languages. English
@@ -342,7 +347,7 @@ for a, p in zip(*voice_pairs(3, "train"), strict=True):
     print(f"{a.text:<32} -> {p.text}")
 
 # %% [markdown]
-# The model is chapter 12's encoder–decoder with word tokens, with rotary
+# The model is {doc}`chapter 12 <12_encoder_decoder>`'s encoder–decoder with word tokens, with rotary
 # positions (RoPE): the decoder must find its words by *content*, wherever they sit
 # in the source, and relative positions keep the position signal from drowning the
 # word identities.
@@ -511,8 +516,8 @@ for role in ("patient", "agent"):
 # same layers: {glue:text}`voice_patient_exact:.0f`% and
 # {glue:text}`voice_agent_exact:.0f`%. Either way, the decoder fetches each noun from
 # where it stands in the source; which of the neighbouring positions it reads is a
-# detail of how this encoder spread the word over its states. Chapter 12 found
-# alignments of this kind for dates, digit by digit. (Chapter 14 explains why such
+# detail of how this encoder spread the word over its states. {doc}`Chapter 12 <12_encoder_decoder>` found
+# alignments of this kind for dates, digit by digit. ({doc}`Chapter 14 <14_reading_attention>` explains why such
 # alignments are evidence, not proof, of what the model uses.)
 #
 # Here are all the cross-attention maps of the trained model for our example, one
@@ -530,7 +535,7 @@ AttentionMap(
 
 # %% [markdown]
 # (summaries)=
-# ## 3. Summarisation: a headline for a story
+# ## Summarisation: a headline for a story
 #
 # Summarising means deciding what matters and saying it shortly. Our tiny version:
 # each toy-world story has one event among filler sentences, and the headline
@@ -723,7 +728,7 @@ glue("place_reads_share", 100 * favourite["place"][1])
 # states, so the decoder can fetch the name from another word's position, and it
 # settles on a few fixed positions of the sentence. Attention still does the
 # selecting, it reads the event sentence and not the fillers, but here a peak does
-# not tell which source word a headline word came from. Chapter 14 returns to this:
+# not tell which source word a headline word came from. {doc}`Chapter 14 <14_reading_attention>` returns to this:
 # an attention map shows where a model reads, not what the states it reads contain.
 #
 # ## What attention contributes
