@@ -46,12 +46,10 @@ if "google.colab" in sys.modules:
 
 # %%
 import dataclasses
-import json
 import math
 import platform
 import time
 from collections import Counter
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -62,7 +60,7 @@ from attnbook.device import default_device, describe_device, seed_everything
 from attnbook.exercises import check_greedy_generate, check_next_token_loss, check_top_k_filter
 from attnbook.models import DecoderOnly
 from attnbook.notebook import fast_mode, glue
-from attnbook.train import char_lm_config, train_char_lm
+from attnbook.train import char_lm_config, describe_benchmark_run, train_char_lm
 from attnbook.viz import use_book_style
 from attnbook.widgets import AttentionMap
 
@@ -257,17 +255,7 @@ plt.show()
 # repository:
 
 # %%
-benchmark = Path("..") / "benchmarks" / "results" / "train_models_cpu.json"
-if benchmark.exists():
-    run = json.loads(benchmark.read_text()).get("char_lm")
-    if run is None:
-        print(f"{benchmark} has no 'char_lm' entry yet")
-    else:
-        for field in ("goal", "met", "metrics", "steps", "train_seconds", "parameters"):
-            print(f"{field:>14}: {run.get(field)}")
-        print(f"{'load average':>14}: {run.get('load_average_before')} (before the run)")
-else:
-    print(f"{benchmark} is not here (e.g. on Colab); this chapter's own run is the one above")
+print(describe_benchmark_run("char_lm"))  # benchmarks/train_models.py's record
 target = 1.45  # nats/char: the benchmark's goal
 if val_loss <= target:
     print(f"this run meets the {target} nats/char bar: {val_loss:.3f}")

@@ -267,8 +267,9 @@ glue("qa_eval_every", QA_STEPS // 10)
 # (question "car" → story "car") and the stepping (story "car" → "red") are useless
 # alone, so neither gets a strong gradient until the other half begins to form, and
 # then both grow together. How long the plateau lasts depends on the details: the
-# learning rate, the width, even the seed. Without the segment embedding, this model
-# stayed on the plateau for the whole of this training budget in our trials.
+# learning rate, the width, even the seed. In the trials we ran while writing this
+# chapter (not repeated here, to keep it short), the same model without the segment
+# embedding stayed on the plateau for the whole of this training budget.
 
 # %% [markdown]
 # Now the guide's own question. We write a story with a car in it and look at the
