@@ -84,9 +84,7 @@ bench: env
 
 # On a machine with a CUDA GPU: device tests, then the benchmarks on CUDA.
 gpu-check: env
-	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-check: no CUDA device')"
-	$(PY) -m pytest -m "not browser and not book and not colab" -q -k "cuda"
-	$(PY) benchmarks/run_all.py --device cuda
+	$(PY) tools/gpu_check.py
 
 clean:
 	rm -rf _build book/_vendor
