@@ -439,6 +439,19 @@ def test_linear_gradcheck_and_custom_feature_map():
     torch.testing.assert_close(out, weights @ v / (weights.sum(-1, keepdim=True) + 1e-6))
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize(("L", "S"), [(1300, 1300), (1300, 700), (700, 1300), (1025, 1025)])
+def test_linear_walks_long_inputs_in_pieces_with_the_same_result(causal, L, S):
+    """Longer than one piece (PIECE positions): the carried sums join the pieces exactly."""
+    from attnbook.efficient.linear import PIECE
+
+    assert max(L, S) > PIECE
+    q, k, v = qkv(1, 2, L, S, 4, 3, dtype=torch.float64, seed=L + S)
+    k = k[:1, :1]  # key broadcast over the batch and heads, values per head
+    out = linear_attention(q, k, v, causal, chunk_size=48)  # 48 does not divide PIECE
+    torch.testing.assert_close(out, quadratic_linear_attention(q, k, v, causal))
+
+
 def test_linear_refuses_bad_arguments():
     q = torch.randn(1, 10, 4)
     with pytest.raises(ValueError, match=r"chunk_size: expected an int >= 1, got 0"):

@@ -16,7 +16,6 @@ and the ``L x S`` matrix never appears. Causal attention needs the sums over
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -62,47 +61,89 @@ def _exclusive_cumsum(x: Tensor, dim: int) -> Tensor:
     )
 
 
+#: Positions per piece when a long input is walked through: a few hundred rows of
+#: every head stay in the CPU's caches, where one pass over all ``n`` rows would not.
+PIECE = 512
+
+
+def _noncausal(
+    query: Tensor, key: Tensor, value: Tensor, feature_map: Callable[[Tensor], Tensor], eps: float
+) -> Tensor:
+    """Non-causal linear attention, the two sums and the outputs taken piece by piece."""
+    state = norm = None  # sum_j phi(k_j) v_j^T (..., F, Ev) and sum_j phi(k_j) (..., 1, F)
+    for start in range(0, key.shape[-2], PIECE):
+        phi_k = feature_map(key[..., start : start + PIECE, :])  # (..., piece, F)
+        kv = phi_k.transpose(-1, -2) @ value[..., start : start + PIECE, :]  # (..., F, Ev)
+        k_sum = phi_k.sum(dim=-2, keepdim=True)  # (..., 1, F)
+        state, norm = (kv, k_sum) if state is None else (state + kv, norm + k_sum)
+    if state is None:  # no keys: nothing to average, zeros as SDPA gives
+        return query.new_zeros(*query.shape[:-1], value.shape[-1])
+    outputs = []
+    for start in range(0, query.shape[-2], PIECE):
+        phi_q = feature_map(query[..., start : start + PIECE, :])  # (..., piece, F)
+        denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., piece, 1)
+        outputs.append((phi_q @ state) / (denominator + eps))  # (..., piece, Ev)
+    return torch.cat(outputs, dim=-2)  # (..., L, Ev)
+
+
 def _causal_chunked(
-    phi_q: Tensor, phi_k: Tensor, value: Tensor, chunk: int, eps: float, group: int = 16
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    feature_map: Callable[[Tensor], Tensor],
+    chunk: int,
+    eps: float,
+    num_keys: int,
 ) -> Tensor:
     """Causal linear attention, ``chunk`` positions at a time.
 
+    ``key`` and ``value`` have the queries' length ``L``; only their first
+    ``num_keys`` rows are real keys (the rest are zero rows whose features are
+    zeroed, so that queries past the last key see every key and nothing more).
+
     Inside a chunk the few pairs ``j <= i`` are summed directly (a small masked
     ``chunk x chunk`` product); everything before the chunk arrives as one running
-    sum of ``phi(k_j) v_j^T`` (and of ``phi(k_j)`` for the normaliser). Chunks are
-    processed ``group`` at a time, carrying the running sums from group to group,
-    so the ``(F, Ev)`` states held at once stay a fixed, cache-sized amount
-    whatever ``L`` is: time grows linearly with ``L`` (holding one state per chunk
-    for the whole sequence made long inputs spill out of the CPU's caches).
+    sum of ``phi(k_j) v_j^T`` (and of ``phi(k_j)`` for the normaliser). The input is
+    walked through in pieces of whole chunks (about :data:`PIECE` positions),
+    carrying the running sums from piece to piece, so what is held at once stays a
+    fixed, cache-sized amount whatever ``L`` is, and the time grows linearly with
+    ``L`` (holding the features and one state per chunk for the whole sequence made
+    long inputs spill out of the CPU's caches).
     """
-    L = phi_q.shape[-2]
-    num_chunks = math.ceil(L / chunk)
-    pad = num_chunks * chunk - L
-
-    def chunks(x: Tensor) -> Tensor:
-        x = F.pad(x, (0, 0, 0, pad))  # (..., nc * chunk, d); zero features add nothing
-        return x.reshape(*x.shape[:-2], num_chunks, chunk, x.shape[-1])  # (..., nc, chunk, d)
-
-    q_c, k_c, v_c = chunks(phi_q), chunks(phi_k), chunks(value)
-    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=phi_q.device).tril()
-    batch, F_dim, Ev = q_c.shape[:-3], q_c.shape[-1], v_c.shape[-1]
-    carry_state = q_c.new_zeros(*batch, F_dim, Ev)  # sum of phi(k_j) v_j^T before the group
-    carry_norm = q_c.new_zeros(*batch, 1, F_dim)  # sum of phi(k_j) before the group
+    L = query.shape[-2]
+    piece = chunk * max(1, PIECE // chunk)  # whole chunks per piece
+    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=query.device).tril()
+    carry_state = carry_norm = None  # sums over every position before the piece
     outputs = []
-    for start in range(0, num_chunks, group):
-        q, k, v = (x[..., start : start + group, :, :] for x in (q_c, k_c, v_c))  # (..., G, c, d)
+    for start in range(0, L, piece):
+        q, k, v = (x[..., start : start + piece, :] for x in (query, key, value))
+        n = q.shape[-2]
+        pad = -n % chunk  # only the last piece can end inside a chunk
+
+        def chunks(x: Tensor, pad: int = pad) -> Tensor:
+            x = F.pad(x, (0, 0, 0, pad))  # zero rows: zero features add nothing
+            return x.reshape(*x.shape[:-2], -1, chunk, x.shape[-1])  # (..., G, chunk, d)
+
+        phi_k = feature_map(k)  # (..., n, F)
+        if start + n > num_keys:  # positions past the last key: zero features add nothing
+            real = torch.arange(start, start + n, device=query.device) < num_keys  # (n,)
+            phi_k = phi_k * real.unsqueeze(-1)
+        q, k, v = chunks(feature_map(q)), chunks(phi_k), chunks(v)
         kv = k.transpose(-1, -2) @ v  # (..., G, F, Ev): one chunk's phi(k)^T v each
         k_sum = k.sum(dim=-2, keepdim=True)  # (..., G, 1, F)
-        state = carry_state.unsqueeze(-3) + _exclusive_cumsum(kv, dim=-3)  # (..., G, F, Ev)
-        norm = carry_norm.unsqueeze(-3) + _exclusive_cumsum(k_sum, dim=-3)  # (..., G, 1, F)
+        state = _exclusive_cumsum(kv, dim=-3)  # (..., G, F, Ev): earlier chunks of the piece
+        norm = _exclusive_cumsum(k_sum, dim=-3)  # (..., G, 1, F)
+        if carry_state is not None:
+            state = state + carry_state.unsqueeze(-3)
+            norm = norm + carry_norm.unsqueeze(-3)
         carry_state = state[..., -1, :, :] + kv[..., -1, :, :]
         carry_norm = norm[..., -1, :, :] + k_sum[..., -1, :, :]
         inner = (q @ k.transpose(-1, -2)) * causal  # (..., G, chunk, chunk), j <= i only
         numerator = q @ state + inner @ v  # (..., G, chunk, Ev)
         denominator = (q * norm).sum(dim=-1, keepdim=True) + inner.sum(dim=-1, keepdim=True)
-        outputs.append(numerator / (denominator + eps))  # (..., G, chunk, Ev)
-    out = torch.cat(outputs, dim=-3)  # (..., nc, chunk, Ev)
-    return out.flatten(-3, -2)[..., :L, :]  # (..., L, Ev)
+        out = numerator / (denominator + eps)  # (..., G, chunk, Ev)
+        outputs.append(out.flatten(-3, -2)[..., :n, :])  # (..., n, Ev)
+    return torch.cat(outputs, dim=-2)  # (..., L, Ev)
 
 
 def linear_attention(
@@ -168,19 +209,22 @@ def linear_attention(
         raise TypeError(f"feature_map: expected a callable, got {type(feature_map).__name__}")
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
         raise ValueError(f"eps: expected a float >= 0, got {eps!r}")
-    phi_q, phi_k = feature_map(query), feature_map(key)  # (..., L, F), (..., S, F)
-    if not is_causal:
+    L, S = query.shape[-2], key.shape[-2]
+    if S == 0 or (L == 0 and not is_causal):  # nothing to walk through: the formula at once
+        phi_q, phi_k = feature_map(query), feature_map(key)  # (..., L, F), (..., S, F)
         state = phi_k.transpose(-1, -2) @ value  # (..., F, Ev): sum_j phi(k_j) v_j^T
         norm = phi_k.sum(dim=-2, keepdim=True)  # (..., 1, F): sum_j phi(k_j)
         denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., L, 1)
-        return (phi_q @ state) / (denominator + eps)  # (..., L, Ev)
-    L, S = query.shape[-2], key.shape[-2]
+        return ((phi_q @ state) / (denominator + eps)).expand(*batch, L, value.shape[-1])
+    if not is_causal:
+        return _noncausal(query, key, value, feature_map, eps).expand(*batch, L, value.shape[-1])
     if L == 0:  # no queries, no chunks
         return query.new_zeros(*batch, 0, value.shape[-1])
     # Causal, top-left aligned: query i sees keys 0..i. Keys past the last query are
     # never seen; queries past the last key see them all (zero rows stand in).
-    phi_k, value = phi_k[..., :L, :], value[..., :L, :]
+    key, value = key[..., :L, :], value[..., :L, :]
     if S < L:
-        phi_k = F.pad(phi_k, (0, 0, 0, L - S))  # (..., L, F)
+        key = F.pad(key, (0, 0, 0, L - S))  # (..., L, E); their features are zeroed
         value = F.pad(value, (0, 0, 0, L - S))  # (..., L, Ev)
-    return _causal_chunked(phi_q, phi_k, value, chunk_size, eps)
+    out = _causal_chunked(query, key, value, feature_map, chunk_size, eps, min(S, L))
+    return out.expand(*batch, L, value.shape[-1])
