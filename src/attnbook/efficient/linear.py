@@ -70,16 +70,13 @@ def _noncausal(
     query: Tensor, key: Tensor, value: Tensor, feature_map: Callable[[Tensor], Tensor], eps: float
 ) -> Tensor:
     """Non-causal linear attention, the two sums and the outputs taken piece by piece."""
-    state = norm = None  # sum_j phi(k_j) v_j^T (..., F, Ev) and sum_j phi(k_j) (..., 1, F)
-    for start in range(0, key.shape[-2], PIECE):
+    state = norm = 0  # sum_j phi(k_j) v_j^T (..., F, Ev) and sum_j phi(k_j) (..., 1, F)
+    for start in range(0, max(key.shape[-2], 1), PIECE):  # one empty piece when S == 0
         phi_k = feature_map(key[..., start : start + PIECE, :])  # (..., piece, F)
-        kv = phi_k.transpose(-1, -2) @ value[..., start : start + PIECE, :]  # (..., F, Ev)
-        k_sum = phi_k.sum(dim=-2, keepdim=True)  # (..., 1, F)
-        state, norm = (kv, k_sum) if state is None else (state + kv, norm + k_sum)
-    if state is None:  # no keys: nothing to average, zeros as SDPA gives
-        return query.new_zeros(*query.shape[:-1], value.shape[-1])
+        state = state + phi_k.transpose(-1, -2) @ value[..., start : start + PIECE, :]
+        norm = norm + phi_k.sum(dim=-2, keepdim=True)
     outputs = []
-    for start in range(0, query.shape[-2], PIECE):
+    for start in range(0, max(query.shape[-2], 1), PIECE):  # one empty piece when L == 0
         phi_q = feature_map(query[..., start : start + PIECE, :])  # (..., piece, F)
         denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., piece, 1)
         outputs.append((phi_q @ state) / (denominator + eps))  # (..., piece, Ev)
@@ -210,14 +207,8 @@ def linear_attention(
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
         raise ValueError(f"eps: expected a float >= 0, got {eps!r}")
     L, S = query.shape[-2], key.shape[-2]
-    if S == 0 or (L == 0 and not is_causal):  # nothing to walk through: the formula at once
-        phi_q, phi_k = feature_map(query), feature_map(key)  # (..., L, F), (..., S, F)
-        state = phi_k.transpose(-1, -2) @ value  # (..., F, Ev): sum_j phi(k_j) v_j^T
-        norm = phi_k.sum(dim=-2, keepdim=True)  # (..., 1, F): sum_j phi(k_j)
-        denominator = (phi_q * norm).sum(dim=-1, keepdim=True)  # (..., L, 1)
-        return ((phi_q @ state) / (denominator + eps)).expand(*batch, L, value.shape[-1])
     if not is_causal:
-        return _noncausal(query, key, value, feature_map, eps).expand(*batch, L, value.shape[-1])
+        return _noncausal(query, key, value, feature_map, eps)  # (..., L, Ev)
     if L == 0:  # no queries, no chunks
         return query.new_zeros(*batch, 0, value.shape[-1])
     # Causal, top-left aligned: query i sees keys 0..i. Keys past the last query are
@@ -226,5 +217,4 @@ def linear_attention(
     if S < L:
         key = F.pad(key, (0, 0, 0, L - S))  # (..., L, E); their features are zeroed
         value = F.pad(value, (0, 0, 0, L - S))  # (..., L, Ev)
-    out = _causal_chunked(query, key, value, feature_map, chunk_size, eps, min(S, L))
-    return out.expand(*batch, L, value.shape[-1])
+    return _causal_chunked(query, key, value, feature_map, chunk_size, eps, min(S, L))
