@@ -10,7 +10,6 @@ ENV_STAMP := $(VENV)/.requirements-installed
 NPM_STAMP := node_modules/.package-lock.json
 VENDOR_STAMP := book/_vendor/.vendored
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help env vendor book test lint format sync unit book-tests browser colab bench gpu-check serve clean
 

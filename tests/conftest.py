@@ -9,6 +9,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+# Tests draw figures without a screen. (The book build must not inherit this: its
+# kernels need the inline backend, or plt.show() puts nothing into the pages.)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 # A fixed, bounded profile keeps property tests deterministic and quick on the
 # 2-core CI machine; `HYPOTHESIS_PROFILE=thorough` explores more locally.
 settings.register_profile(

@@ -24,8 +24,8 @@ REPORTS = ROOT / "_build" / "html" / "reports"
 def main() -> int:
     env = dict(os.environ, PYTHONHASHSEED="0")
     # The kernels must draw with matplotlib's inline backend, which puts every figure
-    # into the page; a non-interactive MPLBACKEND (Agg, which the Makefile exports for
-    # the tests) would make plt.show() draw nothing, and the book would lose its figures.
+    # into the page; a non-interactive MPLBACKEND inherited from the shell (Agg, say)
+    # would make plt.show() draw nothing, and the book would lose its figures.
     env.pop("MPLBACKEND", None)
     # The book build runs the chapters in full; ATTNBOOK_FAST is for quick checks only.
     env.pop("ATTNBOOK_FAST", None)
