@@ -18,11 +18,14 @@ positional signal, so exact attention concentrates near the diagonal).
 
 Honest measurement:
 
-* every (method, n, mode, causal) case runs in a **fresh subprocess**; its peak memory
-  is the peak resident set size (``VmHWM``, reset through ``/proc/self/clear_refs``
-  after the inputs exist and a warm-up call on a short input has run) minus the
-  resident size at that moment -- on CUDA, ``torch.cuda.max_memory_allocated`` minus the allocation before
-  the call;
+* on the CPU every (method, n, mode, causal) case runs in a **fresh subprocess**; its
+  peak memory is the peak resident set size (``VmHWM``, reset through
+  ``/proc/self/clear_refs`` after the inputs exist and a warm-up call on a short input
+  has run) minus the resident size at that moment;
+* on CUDA the allocator counts for itself (``torch.cuda.max_memory_allocated`` minus
+  the allocation before the call, its peak reset per case), so the cases run one
+  after another in this process (``--in-process``, the default there): a fresh
+  process per case would spend most of a GPU run starting CUDA;
 * in the same subprocess the case is timed in interleaved rounds against torch SDPA
   (same mode, same causality), so a ratio compares two calls made moments apart; the
   ratio reported is the median over rounds of (method / SDPA); times are medians.
@@ -259,9 +262,26 @@ def run_child(args: list[str], device: str, repeats: int, threads: int, tries: i
     return {"error": f"exit code {result.returncode}: " + " | ".join(tail)}
 
 
-def run_in_subprocess(case: tuple, device: str, repeats: int, threads: int) -> dict:
+def run_here(device: torch.device, measure: Callable[..., dict], *args: object) -> dict:
+    """``measure(*args)`` in this process; an out-of-memory error becomes an error row."""
+    try:
+        return measure(*args)
+    except torch.OutOfMemoryError as err:
+        return {"error": f"out of memory: {str(err).splitlines()[0]}"}
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the next case's peak starts from an empty cache
+
+
+def run_one_case(
+    case: tuple, device: torch.device, repeats: int, threads: int, in_process: bool
+) -> dict:
     name, mode, causal, n = case
-    row = run_child(["--case", name, mode, str(int(causal)), str(n)], device, repeats, threads)
+    if in_process:
+        row = run_here(device, run_case, name, mode, causal, n, device, repeats)
+    else:
+        args = ["--case", name, mode, str(int(causal)), str(n)]
+        row = run_child(args, str(device), repeats, threads)
     if "error" in row:
         row.update(method=name, mode=mode, causal=causal, n=n)
     return row
@@ -449,6 +469,13 @@ def main() -> None:
         "--resume", action="store_true", help="reuse the cases a killed run already finished"
     )
     parser.add_argument(
+        "--in-process",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the cases in this process (default: on CUDA only; the CPU's peak-RSS "
+        "measure needs a fresh process per case)",
+    )
+    parser.add_argument(
         "--case", nargs=4, metavar=("METHOD", "MODE", "CAUSAL", "N"), help=argparse.SUPPRESS
     )
     parser.add_argument(
@@ -482,6 +509,7 @@ def main() -> None:
             done[(row["method"], row["mode"], row["causal"], row["n"])] = row
     elif partial.exists():
         partial.unlink()
+    in_process = device.type == "cuda" if args.in_process is None else args.in_process
     started = time.perf_counter()
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     results = []
@@ -502,8 +530,8 @@ def main() -> None:
                         }
                     )
                     continue
-                row = run_in_subprocess(
-                    (name, mode, causal, n), str(device), repeats, torch.get_num_threads()
+                row = run_one_case(
+                    (name, mode, causal, n), device, repeats, torch.get_num_threads(), in_process
                 )
                 results.append(row)
                 if "error" not in row:
@@ -517,11 +545,15 @@ def main() -> None:
     if len(sizes) >= 2:
         for name in ("sliding_window", "linear"):
             for causal in (False, True):
-                flags = ["--scaling", name, str(int(causal)), str(sizes[-2]), str(sizes[-1])]
-                row = run_child(flags, str(device), repeats, torch.get_num_threads())
+                small, big = sizes[-2], sizes[-1]
+                if in_process:
+                    row = run_here(device, run_scaling, name, causal, small, big, device, repeats)
+                else:
+                    flags = ["--scaling", name, str(int(causal)), str(small), str(big)]
+                    row = run_child(flags, str(device), repeats, torch.get_num_threads())
                 scaling.append(row)
                 print(f"scaling {name} causal={causal}: {row}", flush=True)
-    error_n = 256 if args.quick else 2048
+    error_n = min(2048, sizes[-1])  # the error at the largest length up to 2048
     errors = approximation_errors(error_n, device)
     payload = {
         "benchmark": "efficient_attention",
@@ -538,7 +570,9 @@ def main() -> None:
             "max_rounds": repeats,
             "timing": "interleaved rounds against torch SDPA (same mode) in one process; "
             "median time; ratio = median over rounds of method / SDPA",
-            "memory": "one call in a fresh process per case: peak minus resident before the call",
+            "memory": "one call per case, "
+            + ("all cases in one process" if in_process else "each case in a fresh process")
+            + ": peak minus resident (CPU) or allocated (CUDA) memory before the call",
             "scaling": "time(largest n) / time(second largest n), the two lengths alternated "
             "call by call in one process; median over rounds",
         },

@@ -16,10 +16,12 @@ For each model it records wall time, steps, parameters, tokens per second,
 final metrics, the whole loss curve and the evaluation curve.
 
 Run: python benchmarks/train_models.py [--device cpu] [--threads 2]
-        [--only pronoun char_lm date_translator] [--quick]
+        [--only pronoun char_lm date_translator] [--quick] [--seconds S]
 
 Writes ``benchmarks/results/train_models_<device type>.json``
-(``--quick``: 5-second budgets, written to ``..._quick.json``).
+(``--quick``: 5-second budgets, written to ``..._quick.json``; ``--seconds S``: an
+S-second budget for each model, written to ``..._<S>s.json``; ``first_reached`` then
+tells how soon each goal was met).
 """
 
 from __future__ import annotations
@@ -63,9 +65,12 @@ def _first_reached(result: TrainResult, metric: str, goal: float, lower: bool) -
     return None
 
 
-def run_one(name: str, device: torch.device, quick: bool) -> dict[str, Any]:
+def run_one(
+    name: str, device: torch.device, quick: bool, seconds: float | None = None
+) -> dict[str, Any]:
+    """Train one recipe for ``seconds`` (default: its budget; 5 s when ``quick``)."""
     recipe, metric, goal, budget, lower = RUNS[name]
-    seconds = 5.0 if quick else budget
+    seconds = seconds if seconds is not None else 5.0 if quick else budget
     load_before = os.getloadavg()
     started = time.perf_counter()
     result = recipe(seconds, device=device, progress=False)
@@ -116,6 +121,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--only", nargs="*", choices=sorted(RUNS), help="run only these")
     parser.add_argument("--quick", action="store_true", help="5-second budgets, for a smoke run")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="one training budget for every model instead of its own (the goals keep theirs)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="JSON path (default: results/)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args()
@@ -132,8 +143,8 @@ def main() -> int:
         "run_note": args.note,
     }
     for name in args.only or RUNS:
-        payload[name] = run_one(name, device, args.quick)
-    suffix = "_quick" if args.quick else ""
+        payload[name] = run_one(name, device, args.quick, args.seconds)
+    suffix = "_quick" if args.quick else "" if args.seconds is None else f"_{args.seconds:g}s"
     path = args.output or RESULTS / f"train_models_{device.type}{suffix}.json"
     write_json(path, payload)
     print(f"wrote {path}")

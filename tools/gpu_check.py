@@ -1,17 +1,28 @@
 """`make gpu-check`: the device tests and the benchmarks on a CUDA GPU, with one summary.
 
 On a machine without CUDA it says so and exits 0: there is nothing to check.
-With CUDA it runs, in order,
+With CUDA it runs, in order, each step with a time limit,
 
-1. the unit tests that take the ``device`` fixture, on ``cuda`` (``-k cuda``);
-2. ``benchmarks/run_all.py --device cuda``: torch SDPA against our attention, the
-   efficient-attention benchmark (tiled vs SDPA, memory), and one training run
-   of each architecture (``train_models.py``), each writing its own JSON;
+1. the unit tests that take the ``device`` fixture (``DEVICE_TEST_FILES``), on
+   ``cuda`` only (``-k cuda``);
+2. ``benchmarks/attention_reference.py``: our reference attention against torch's;
+3. ``benchmarks/efficient_attention.py``: tiled, sliding-window, linear, strided and
+   hierarchical attention against torch SDPA, time and peak memory;
+4. ``benchmarks/train_models.py --seconds 30``: one short training of each
+   architecture (encoder-only, decoder-only, encoder-decoder), recording how soon
+   each reached its goal;
 
-and writes ``benchmarks/results/gpu_check_cuda.json``: the GPU, torch, the exit
-status and time of each step, and the goals each benchmark recorded.
+and after every step rewrites ``benchmarks/results/gpu_check_cuda.json``: the GPU,
+torch, the exit status and time of each step, and the goals each benchmark recorded.
+``--copy-to DIR`` also copies the summary and every result file into ``DIR`` after
+each step, so a run cut short still leaves what it measured.
 
-Run: python tools/gpu_check.py [--quick]
+``--device cpu`` rehearses the same steps on the CPU (with ``--quick``, in a few
+minutes): the way to check this script on a machine without a GPU.
+``tools/device_gpu_check.sh`` runs it on a lent GPU machine, where ``make`` would
+build a CPU environment.
+
+Run: python tools/gpu_check.py [--quick] [--device cuda] [--copy-to DIR]
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -28,30 +40,101 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+# The test files whose tests take the `device` fixture (tests/conftest.py); a test
+# keeps this list complete. Only these are collected, so the GPU machine needs no
+# notebook or browser packages.
+DEVICE_TEST_FILES = (
+    "tests/test_attention.py",
+    "tests/test_blocks.py",
+    "tests/test_device.py",
+    "tests/test_efficient.py",
+    "tests/test_functional.py",
+    "tests/test_masks.py",
+    "tests/test_models.py",
+    "tests/test_positional.py",
+    "tests/test_train.py",
+    "tests/test_viz.py",
+)
+TRAIN_SECONDS = 30.0  # per model; 5 with --quick
 
 
-def _step(name: str, cmd: list[str]) -> dict:
+def steps(device: str, quick: bool) -> list[tuple[str, list[str], float]]:
+    """(name, command, time limit in seconds) of each step, in order."""
+    python = sys.executable
+    seconds = 5.0 if quick else TRAIN_SECONDS
+    files = result_files(torch.device(device).type, quick)
+    tests = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra"]
+    return [
+        ("device tests", [*tests, *DEVICE_TEST_FILES, "-k", device], 150.0),
+        (
+            "attention_reference",
+            [python, "benchmarks/attention_reference.py", "--device", device]
+            + (["--repeats", "3", "--lengths", "128", "512"] if quick else [])
+            + ["--output", str(files["attention_reference"])],
+            60.0,
+        ),
+        (
+            "efficient_attention",
+            [python, "benchmarks/efficient_attention.py", "--device", device, "--in-process"]
+            + (["--quick"] if quick else []),
+            180.0,
+        ),
+        (
+            "train_models",
+            [python, "benchmarks/train_models.py", "--device", device, "--seconds", f"{seconds:g}"],
+            3 * seconds + 90.0,
+        ),
+    ]
+
+
+def run_step(name: str, cmd: list[str], limit: float) -> dict:
     print(f"[gpu-check] {name}: {' '.join(cmd)}", flush=True)
     started = time.perf_counter()
-    code = subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    try:
+        code = subprocess.run(cmd, cwd=ROOT, check=False, timeout=limit).returncode
+    except subprocess.TimeoutExpired:
+        code = None
     seconds = round(time.perf_counter() - started, 1)
-    print(f"[gpu-check] {name}: exit {code} after {seconds} s", flush=True)
-    return {"name": name, "exit_code": code, "seconds": seconds}
+    print(f"[gpu-check] {name}: exit {code} after {seconds} s (limit {limit:g} s)", flush=True)
+    return {"name": name, "exit_code": code, "timed_out": code is None, "seconds": seconds}
 
 
-def _recorded(name: str, quick: bool) -> dict | None:
-    names = [f"{name}_cuda_quick.json"] if quick else []  # quick runs write their own file
-    path = next(
-        (RESULTS / n for n in [*names, f"{name}_cuda.json"] if (RESULTS / n).is_file()), None
-    )
-    if path is None:
+def result_files(device_type: str, quick: bool) -> dict[str, Path]:
+    """Benchmark name -> the JSON it writes for this device (and mode)."""
+    seconds = 5.0 if quick else TRAIN_SECONDS
+    suffix = "_quick" if quick else ""
+    return {
+        "attention_reference": RESULTS / f"attention_reference_{device_type}{suffix}.json",
+        "efficient_attention": RESULTS / f"efficient_attention_{device_type}{suffix}.json",
+        "train_models": RESULTS / f"train_models_{device_type}_{seconds:g}s.json",
+    }
+
+
+def recorded_goals(path: Path) -> dict | None:
+    """The goals a benchmark's JSON recorded, in one shape: name -> measured and met."""
+    if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    if "goals" in data:
+    if "goals" in data:  # efficient_attention
         return data["goals"]
+    if "meets_goal" in data:  # attention_reference
+        return {
+            "ours_over_torch_math": {
+                "goal": f"<= {data['goal_ratio_ours_over_torch_math']}",
+                "measured": data["max_ratio_ours_over_torch_math"],
+                "met": data["meets_goal"],
+            }
+        }
     # train_models: one entry per recipe, each with its goal and whether it was met
     return {
-        key: {"met": run.get("met"), "metrics": run.get("metrics"), "steps": run.get("steps")}
+        key: {
+            "goal": run["goal"],
+            "met": run["met"],
+            "first_reached": run["first_reached"],
+            "metrics": run["metrics"],
+            "steps": run["steps"],
+            "train_seconds": run["train_seconds"],
+        }
         for key, run in data.items()
         if isinstance(run, dict) and "goal" in run
     } or None
@@ -59,54 +142,41 @@ def _recorded(name: str, quick: bool) -> dict | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small benchmark sizes")
+    parser.add_argument("--quick", action="store_true", help="small sizes and 5-second trainings")
+    parser.add_argument("--device", default="cuda", help="cuda (default), or cpu to rehearse")
+    parser.add_argument("--copy-to", type=Path, default=None, help="also copy results here")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
         print("gpu-check: no CUDA device on this machine, nothing to check (exit 0)")
         return 0
-    python = sys.executable
-    steps = [
-        _step(
-            "device tests",
-            [
-                python,
-                "-m",
-                "pytest",
-                "-q",
-                "-m",
-                "not browser and not book and not colab",
-                "-k",
-                "cuda",
-            ],
-        ),
-        _step(
-            "benchmarks",
-            [
-                python,
-                "benchmarks/run_all.py",
-                "--device",
-                "cuda",
-                *(["--quick"] if args.quick else []),
-            ],
-        ),
-    ]
-    summary = {
+    files = result_files(device.type, args.quick)
+    summary: dict = {
         "date": datetime.date.today().isoformat(),
-        "gpu": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "quick": args.quick,
-        "steps": steps,
-        "recorded": {
-            name: _recorded(name, args.quick)
-            for name in ("attention_reference", "efficient_attention", "train_models")
-        },
+        "steps": [],
+        "recorded": {},
     }
+    out = RESULTS / f"gpu_check_{device.type}{'_quick' if args.quick else ''}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "gpu_check_cuda.json"
-    out.write_text(json.dumps(summary, indent=2) + "\n")
+    for name, cmd, limit in steps(args.device, args.quick):
+        summary["steps"].append(run_step(name, cmd, limit))
+        summary["recorded"] = {key: recorded_goals(path) for key, path in files.items()}
+        out.write_text(json.dumps(summary, indent=2) + "\n")
+        if args.copy_to:
+            args.copy_to.mkdir(parents=True, exist_ok=True)
+            for path in [
+                out,
+                *files.values(),
+                *RESULTS.glob(files["efficient_attention"].stem + "_*.png"),
+            ]:
+                if path.is_file():
+                    shutil.copy2(path, args.copy_to / path.name)
     print(f"[gpu-check] wrote {out.relative_to(ROOT)}")
-    return 0 if all(step["exit_code"] == 0 for step in steps) else 1
+    return 0 if all(step["exit_code"] == 0 for step in summary["steps"]) else 1
 
 
 if __name__ == "__main__":
