@@ -141,7 +141,7 @@ def describe_device(device: torch.device | str | None = None) -> str:
 
     Example:
         >>> describe_device("cpu")  # doctest: +ELLIPSIS
-        'cpu (... threads, torch ...)'
+        'cpu (... thread..., torch ...)'
     """
     device = _as_device(device)
     version = f"torch {torch.__version__}"
