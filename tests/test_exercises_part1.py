@@ -15,6 +15,9 @@ import attnbook.exercises as exercises
 from attnbook import functional
 from attnbook.exercises import part1
 
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
+
 # ----------------------------------------------------------------- right answers
 
 
@@ -116,7 +119,7 @@ RIGHT = {
 )
 def test_accepts_a_right_answer(name, index, capsys):
     check = getattr(exercises, name)
-    assert check(RIGHT[name][index]) is True
+    assert check(RIGHT[name][index]).passed is True
     out = capsys.readouterr().out
     assert out.startswith(f"Correct: {name}"), out
     assert out.count("\n") == 1  # one line, no noise
@@ -332,7 +335,7 @@ WRONG = [
 @pytest.mark.parametrize(("name", "wrong", "hint"), WRONG, ids=[f"{w[0]}-{w[2]}" for w in WRONG])
 def test_rejects_a_typical_mistake_with_its_hint(name, wrong, hint, capsys):
     check = getattr(exercises, name)
-    assert check(wrong) is False
+    assert check(wrong).passed is False
     out = capsys.readouterr().out
     assert out.startswith(f"Not yet: {name} — "), out
     assert hint in out, out
@@ -346,7 +349,7 @@ def test_a_function_that_raises_is_reported_not_raised(capsys):
     def broken(Q, K):
         return Q @ K  # forgot the transpose: shapes do not line up
 
-    assert part1.check_pairwise_scores(broken) is False
+    assert part1.check_pairwise_scores(broken).passed is False
     out = capsys.readouterr().out
     assert "your function raised RuntimeError" in out
     assert "Q of shape (2, 4), K of shape (5, 4)" in out or "(3, 4)" in out
@@ -358,24 +361,24 @@ def test_changing_the_input_in_place_is_reported(capsys):
         x.exp_()
         return x / x.sum(dim, keepdim=True)
 
-    assert part1.check_softmax(softmax_in_place) is False
+    assert part1.check_softmax(softmax_in_place).passed is False
     assert "changed its argument number 1 in place" in capsys.readouterr().out
 
 
 def test_a_non_numeric_result_is_reported(capsys):
-    assert part1.check_dot(lambda a, b: "a dot b") is False
+    assert part1.check_dot(lambda a, b: "a dot b").passed is False
     assert "returned str ('a dot b')" in capsys.readouterr().out
 
 
 def test_an_unknown_mistake_gets_the_numbers(capsys):
-    assert part1.check_dot(lambda a, b: a @ b + 0.5) is False
+    assert part1.check_dot(lambda a, b: a @ b + 0.5).passed is False
     out = capsys.readouterr().out
     assert "differs from the expected one" in out
     assert "yours:    12.5" in out and "expected: 12" in out
 
 
 def test_a_wrong_shape_is_named(capsys):
-    assert part1.check_attention(lambda Q, K, V: V) is False
+    assert part1.check_attention(lambda Q, K, V: V).passed is False
     assert "your result has shape (5, 2), expected (3, 2)" in capsys.readouterr().out
 
 
@@ -385,7 +388,7 @@ def test_passing_something_else_than_a_function_is_a_type_error():
 
 
 def test_a_one_element_tensor_counts_as_a_number(capsys):
-    assert part1.check_dot(lambda a, b: (a @ b).reshape(1)) is True
+    assert part1.check_dot(lambda a, b: (a @ b).reshape(1)).passed is True
 
 
 def test_the_package_exports_every_check_of_every_part_once():

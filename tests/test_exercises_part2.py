@@ -12,6 +12,9 @@ import attnbook.exercises as exercises
 from attnbook.exercises import part2
 from attnbook.positional import RotaryEmbedding, alibi_bias, alibi_slopes, sinusoidal_table
 
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
+
 # --------------------------------------------------------------- chapter 05 answers
 
 
@@ -327,7 +330,7 @@ def test_every_check_is_covered_and_exported():
 
 @pytest.mark.parametrize(("check", "index"), [(c, i) for c in CHECKS for i in range(len(RIGHT[c]))])
 def test_accepts_right_answers(check, index, capsys):
-    assert getattr(part2, check)(RIGHT[check][index]) is True
+    assert getattr(part2, check)(RIGHT[check][index]).passed is True
     out = capsys.readouterr().out
     assert out.startswith(f"Correct: {check} — your ")
     assert out.count("\n") == 1
@@ -336,7 +339,7 @@ def test_accepts_right_answers(check, index, capsys):
 @pytest.mark.parametrize(("check", "index"), [(c, i) for c in CHECKS for i in range(len(WRONG[c]))])
 def test_rejects_typical_mistakes_with_a_hint(check, index, capsys):
     wrong, hint = WRONG[check][index]
-    assert getattr(part2, check)(wrong) is False
+    assert getattr(part2, check)(wrong).passed is False
     out = capsys.readouterr().out
     assert out.startswith(f"Not yet: {check} — your ")
     assert hint in out, out
@@ -349,7 +352,7 @@ def test_at_least_three_named_mistakes(check):
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_not_a_function(check, capsys):
-    assert getattr(part2, check)("not a function") is False
+    assert getattr(part2, check)("not a function").passed is False
     assert "is not a function" in capsys.readouterr().out
 
 
@@ -361,6 +364,6 @@ def test_checks_do_not_change_the_readers_inputs(capsys):
         x.mul_(0)  # a careless in-place edit must not corrupt the reference
         return _split(seen[-1], num_heads)
 
-    assert part2.check_split_heads(spy) is True
+    assert part2.check_split_heads(spy).passed is True
     assert seen and all(s.abs().sum() > 0 for s in seen)
     capsys.readouterr()

@@ -10,11 +10,12 @@ the input, your result and the expected one. Every check returns ``True`` or
 
 Example:
     >>> check_softmax(lambda x, dim=-1: torch.exp(x))
-    Not yet: check_softmax — your weights sum to 11.2 instead of 1 along dim=-1: did you divide by the sum of the exponentials?
+    Not yet: check_softmax — your weights sum to 11.2 instead of 1 along dim=-1: did
+        you divide by the sum of the exponentials?
         input:    x = [2.0, 1.0, 0.1], dim=-1
         yours:    [7.3891, 2.7183, 1.1052]
         expected: [0.659, 0.2424, 0.0986]
-    False
+    Verdict(passed=False)
 
 Introduced in chapter 01 (why attention).
 """
@@ -29,6 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from ._verdict import Verdict, report
 
 __all__ = [
     "check_attention",
@@ -118,7 +121,7 @@ def _run(
     success: str,
     atol: float = 1e-5,
     rtol: float = 1e-4,
-) -> bool:
+) -> Verdict:
     """Try ``fn`` on every case; print the verdict of the first failure, or ``success``."""
     if not callable(fn):
         raise TypeError(f"{name}: expected your function, got {type(fn).__name__} ({fn!r})")
@@ -169,8 +172,7 @@ def _run(
         if hint is None:
             hint = "your result differs from the expected one"
         return _fail(name, case, hint, got, expected)
-    print(f"Correct: {name} — {success.format(n=len(cases))}")
-    return True
+    return report(True, f"Correct: {name} — {success.format(n=len(cases))}")
 
 
 def _fail(
@@ -179,12 +181,11 @@ def _fail(
     hint: str,
     got: Tensor | None = None,
     expected: Tensor | None = None,
-) -> bool:
+) -> Verdict:
     lines = [f"Not yet: {name} — {hint}", f"    input:    {case.label}"]
     if got is not None and expected is not None:
         lines += [f"    yours:    {_show(got)}", f"    expected: {_show(expected)}"]
-    print("\n".join(lines))
-    return False
+    return report(False, "\n".join(lines))
 
 
 def _randn(seed: int, *shape: int) -> Tensor:
@@ -198,7 +199,7 @@ def _values(tensor: Tensor) -> str:
 # ------------------------------------------------------------ chapter 01: why attention
 
 
-def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(weights, values)``: the weighted average ``Σ_i weights[i] · values[i]``.
 
     The weights sum to 1, so the result is a blend of the value rows.
@@ -214,8 +215,9 @@ def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
 
     Example:
         >>> check_weighted_average(lambda weights, values: weights @ values)
-        Correct: check_weighted_average — your weighted average matches Σ w_i v_i on all 4 inputs.
-        True
+        Correct: check_weighted_average — your weighted average matches Σ w_i v_i on all
+            4 inputs.
+        Verdict(passed=True)
     """
     sat = torch.tensor([0.15, 0.35, 0.25, 0.10, 0.10, 0.05])
     cases = [
@@ -256,7 +258,7 @@ def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     )
 
 
-def check_path_length(fn: Callable[[int, int, str], int]) -> bool:
+def check_path_length(fn: Callable[[int, int, str], int]) -> Verdict:
     """Check ``fn(i, j, kind)``: how many steps information takes from position ``i`` to ``j``.
 
     ``kind`` is ``"recurrent"`` (a recurrent network hands information from one
@@ -278,7 +280,7 @@ def check_path_length(fn: Callable[[int, int, str], int]) -> bool:
         ...     return abs(i - j) if kind == "recurrent" else 1
         >>> check_path_length(path_length)
         Correct: check_path_length — your path lengths are right on all 6 inputs.
-        True
+        Verdict(passed=True)
     """
     cases = [
         _Case("i=1 ('cat'), j=7 ('it'), kind='recurrent'", (1, 7, "recurrent")),
@@ -326,7 +328,7 @@ def check_path_length(fn: Callable[[int, int, str], int]) -> bool:
     )
 
 
-def check_prediction_accuracy(fn: Callable[[Tensor, Tensor], float]) -> bool:
+def check_prediction_accuracy(fn: Callable[[Tensor, Tensor], float]) -> Verdict:
     """Check ``fn(logits, targets)``: the fraction of rows whose largest logit is the target.
 
     Introduced in chapter 01 (why attention).
@@ -342,7 +344,7 @@ def check_prediction_accuracy(fn: Callable[[Tensor, Tensor], float]) -> bool:
     Example:
         >>> check_prediction_accuracy(lambda logits, t: (logits.argmax(-1) == t).float().mean())
         Correct: check_prediction_accuracy — your accuracy is right on all 3 inputs.
-        True
+        Verdict(passed=True)
     """
     # Row-wise and column-wise arg-maxes differ here, so dim=0 vs dim=-1 shows.
     square = torch.tensor(
@@ -401,7 +403,7 @@ def check_prediction_accuracy(fn: Callable[[Tensor, Tensor], float]) -> bool:
 # ------------------------------------------------------------ chapter 02: dot products
 
 
-def check_dot(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_dot(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(a, b)``: the dot product ``Σ_i a_i b_i`` of two vectors.
 
     Introduced in chapter 02 (dot products and similarity).
@@ -415,7 +417,7 @@ def check_dot(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     Example:
         >>> check_dot(lambda a, b: sum(x * y for x, y in zip(a, b)))
         Correct: check_dot — your dot product matches a · b on all 4 inputs.
-        True
+        Verdict(passed=True)
     """
     cases = [
         _Case(
@@ -460,7 +462,7 @@ def check_dot(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     )
 
 
-def check_cosine_similarity(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_cosine_similarity(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(a, b)``: the cosine similarity ``a · b / (‖a‖ ‖b‖)`` of two vectors.
 
     Introduced in chapter 02 (dot products and similarity).
@@ -474,8 +476,9 @@ def check_cosine_similarity(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
 
     Example:
         >>> check_cosine_similarity(lambda a, b: a @ b / (a.norm() * b.norm()))
-        Correct: check_cosine_similarity — your cosine similarity is right on all 4 inputs.
-        True
+        Correct: check_cosine_similarity — your cosine similarity is right on all 4
+            inputs.
+        Verdict(passed=True)
     """
     cases = [
         _Case("a = [3, 4], b = [4, 3]", (torch.tensor([3.0, 4]), torch.tensor([4.0, 3]))),
@@ -525,7 +528,7 @@ def check_cosine_similarity(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     )
 
 
-def check_pairwise_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_pairwise_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(Q, K)``: every query's dot product with every key, ``Q Kᵀ``.
 
     Entry ``[i, j]`` is ``Q[i] · K[j]``: rows are queries, columns keys. Leading
@@ -543,7 +546,7 @@ def check_pairwise_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     Example:
         >>> check_pairwise_scores(lambda Q, K: Q @ K.transpose(-2, -1))
         Correct: check_pairwise_scores — your scores match Q Kᵀ on all 3 inputs.
-        True
+        Verdict(passed=True)
     """
     cases = [
         _Case("Q of shape (3, 4), K of shape (3, 4)", (_randn(41, 3, 4), _randn(42, 3, 4))),
@@ -594,7 +597,7 @@ def check_pairwise_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     )
 
 
-def check_most_similar(fn: Callable[[Tensor, Tensor], int]) -> bool:
+def check_most_similar(fn: Callable[[Tensor, Tensor], int]) -> Verdict:
     """Check ``fn(query, keys)``: the index of the key that points most nearly the query's way.
 
     "Most similar" here means the highest cosine similarity, so a long key does
@@ -613,7 +616,7 @@ def check_most_similar(fn: Callable[[Tensor, Tensor], int]) -> bool:
         >>> import torch.nn.functional as F
         >>> check_most_similar(lambda q, keys: F.cosine_similarity(keys, q[None], dim=-1).argmax())
         Correct: check_most_similar — you find the most similar key on all 3 inputs.
-        True
+        Verdict(passed=True)
     """
     keys_a = torch.tensor([[10.0, 1.0], [0.9, 1.1], [-1.0, 0.5]])
     keys_b = torch.tensor([[0.0, 3.0], [2.0, 0.2], [6.0, 6.0], [-1.0, -1.0], [0.5, -0.5]])
@@ -709,7 +712,7 @@ def _softmax_sums(got: Tensor, expected: Tensor, case: _Case) -> str | None:
     return None
 
 
-def check_softmax(fn: Callable[..., Tensor]) -> bool:
+def check_softmax(fn: Callable[..., Tensor]) -> Verdict:
     """Check ``fn(x, dim=-1)``: a numerically stable softmax along ``dim``.
 
     ``softmax(x)_i = exp(x_i) / Σ_j exp(x_j)``; the inputs include scores of
@@ -726,8 +729,9 @@ def check_softmax(fn: Callable[..., Tensor]) -> bool:
 
     Example:
         >>> check_softmax(lambda x, dim=-1: torch.softmax(x, dim))
-        Correct: check_softmax — your softmax is right on all 6 inputs, huge scores included.
-        True
+        Correct: check_softmax — your softmax is right on all 6 inputs, huge scores
+            included.
+        Verdict(passed=True)
     """
     square = _randn(61, 3, 3) * 2
     cases = [
@@ -777,7 +781,7 @@ def check_softmax(fn: Callable[..., Tensor]) -> bool:
     )
 
 
-def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> bool:
+def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> Verdict:
     """Check ``fn(x, temperature)``: ``softmax(x / T)`` along the last dimension.
 
     A temperature above 1 flattens the weights, below 1 sharpens them.
@@ -793,8 +797,9 @@ def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> bool:
 
     Example:
         >>> check_softmax_temperature(lambda x, t: torch.softmax(x / t, dim=-1))
-        Correct: check_softmax_temperature — your softmax with temperature is right on all 5 inputs.
-        True
+        Correct: check_softmax_temperature — your softmax with temperature is right on
+            all 5 inputs.
+        Verdict(passed=True)
     """
     scores = torch.tensor([2.0, 1.0, 0.1])
     cases = [
@@ -844,7 +849,7 @@ def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> bool:
     )
 
 
-def check_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
+def check_entropy(fn: Callable[[Tensor], Tensor]) -> Verdict:
     """Check ``fn(p)``: the entropy ``-Σ_i p_i ln p_i`` of each distribution, in nats.
 
     A term with ``p_i = 0`` counts as 0 (the limit of ``p ln p``). The entropy
@@ -863,7 +868,7 @@ def check_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
     Example:
         >>> check_entropy(lambda p: -torch.special.xlogy(p, p).sum(-1))
         Correct: check_entropy — your entropy is right on all 4 inputs, zeros included.
-        True
+        Verdict(passed=True)
     """
     cases = [
         _Case("p = [0.5, 0.25, 0.25]", (torch.tensor([0.5, 0.25, 0.25]),)),
@@ -912,7 +917,7 @@ def check_entropy(fn: Callable[[Tensor], Tensor]) -> bool:
     )
 
 
-def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> bool:
+def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> Verdict:
     """Check ``fn(x)``: a stable ``log softmax`` along the last dimension.
 
     ``log_softmax(x)_i = x_i - m - ln Σ_j exp(x_j - m)`` with ``m = max_j x_j``,
@@ -928,8 +933,9 @@ def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> bool:
 
     Example:
         >>> check_log_softmax(lambda x: torch.log_softmax(x, dim=-1))
-        Correct: check_log_softmax — your log-softmax is right on all 5 inputs, extremes included.
-        True
+        Correct: check_log_softmax — your log-softmax is right on all 5 inputs, extremes
+            included.
+        Verdict(passed=True)
     """
     cases = [
         _Case("x = [2.0, 1.0, 0.1]", (torch.tensor([2.0, 1.0, 0.1]),)),
@@ -983,7 +989,7 @@ def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> bool:
 # ------------------------------------------------------------ chapter 04: Q, K, V
 
 
-def check_hard_lookup(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
+def check_hard_lookup(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(query, keys, values)``: the value of the key with the highest score ``key · query``.
 
     A hard lookup returns exactly one stored value, like a Python ``dict``
@@ -1000,8 +1006,9 @@ def check_hard_lookup(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
 
     Example:
         >>> check_hard_lookup(lambda q, keys, values: values[(keys @ q).argmax()])
-        Correct: check_hard_lookup — your lookup returns the best key's value on all 3 inputs.
-        True
+        Correct: check_hard_lookup — your lookup returns the best key's value on all 3
+            inputs.
+        Verdict(passed=True)
     """
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
     values = torch.tensor([[10.0, 0.0, 1.0], [20.0, 1.0, 0.0], [30.0, 1.0, 1.0]])
@@ -1057,7 +1064,7 @@ def _attention(q: Tensor, k: Tensor, v: Tensor, scale: float | None = None) -> T
     return torch.softmax(q @ k.transpose(-2, -1) * scale, dim=-1) @ v
 
 
-def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
+def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(Q, K, V)``: scaled dot-product attention ``softmax(Q Kᵀ / √d_k) V``.
 
     ``d_k`` is the size of the queries and keys (``Q.shape[-1]``); leading batch
@@ -1075,8 +1082,9 @@ def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
     Example:
         >>> import torch.nn.functional as F
         >>> check_attention(F.scaled_dot_product_attention)
-        Correct: check_attention — your attention matches softmax(Q Kᵀ / √d_k) V on all 3 inputs.
-        True
+        Correct: check_attention — your attention matches softmax(Q Kᵀ / √d_k) V on all
+            3 inputs.
+        Verdict(passed=True)
     """
     cases = [
         _Case(
@@ -1132,7 +1140,7 @@ def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
     )
 
 
-def check_head_scale(fn: Callable[[int, int], float]) -> bool:
+def check_head_scale(fn: Callable[[int, int], float]) -> Verdict:
     """Check ``fn(embed_dim, num_heads)``: the factor that multiplies one head's scores.
 
     Each of the ``num_heads`` heads works on vectors of size
@@ -1149,7 +1157,7 @@ def check_head_scale(fn: Callable[[int, int], float]) -> bool:
     Example:
         >>> check_head_scale(lambda embed_dim, num_heads: (embed_dim // num_heads) ** -0.5)
         Correct: check_head_scale — your scale is 1 / √head_dim on all 4 inputs.
-        True
+        Verdict(passed=True)
     """
     cases = [
         _Case("embed_dim=512, num_heads=8", (512, 8)),
@@ -1187,7 +1195,7 @@ def check_head_scale(fn: Callable[[int, int], float]) -> bool:
     )
 
 
-def check_projected_attention(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> bool:
+def check_projected_attention(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(x, w_q, w_k, w_v)``: self-attention of ``x`` through three projections.
 
     ``Q = x @ w_q``, ``K = x @ w_k``, ``V = x @ w_v``, then
@@ -1208,8 +1216,9 @@ def check_projected_attention(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Ten
         >>> check_projected_attention(
         ...     lambda x, wq, wk, wv: F.scaled_dot_product_attention(x @ wq, x @ wk, x @ wv)
         ... )
-        Correct: check_projected_attention — your self-attention is right on all 3 inputs.
-        True
+        Correct: check_projected_attention — your self-attention is right on all 3
+            inputs.
+        Verdict(passed=True)
     """
     cases = [
         _Case(

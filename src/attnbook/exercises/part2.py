@@ -11,7 +11,7 @@ Example:
     ...     return x.view(N, L, num_heads, E // num_heads).transpose(1, 2)
     >>> check_split_heads(split_heads)  # doctest: +ELLIPSIS
     Correct: check_split_heads — your split_heads gives (N, H, L, E // H), head h holding ...
-    True
+    Verdict(passed=True)
 
 Introduced in chapter 05 (multi-head attention).
 """
@@ -28,6 +28,8 @@ from torch import Tensor
 from attnbook.functional import softmax
 from attnbook.masks import causal_mask, padding_mask
 from attnbook.positional import RotaryEmbedding, alibi_bias, sinusoidal_table
+
+from ._verdict import Verdict, report
 
 __all__ = [
     "check_alibi_bias",
@@ -54,15 +56,13 @@ class _Wrong(Exception):
     """Raised inside a check with the plain-words explanation of what is wrong."""
 
 
-def _run(check: str, name: str, body: Callable[[], None], success: str) -> bool:
+def _run(check: str, name: str, body: Callable[[], None], success: str) -> Verdict:
     """Run ``body``; print the success line or the reason it failed; return the verdict."""
     try:
         body()
     except _Wrong as wrong:
-        print(f"Not yet: {check} — your {name} {wrong}")
-        return False
-    print(f"Correct: {check} — your {name} {success}")
-    return True
+        return report(False, f"Not yet: {check} — your {name} {wrong}")
+    return report(True, f"Correct: {check} — your {name} {success}")
 
 
 def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -134,7 +134,7 @@ def _merge(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(N, L, H * Eh)  # (N, L, E)
 
 
-def check_split_heads(split_heads: Callable[[Tensor, int], Tensor]) -> bool:
+def check_split_heads(split_heads: Callable[[Tensor, int], Tensor]) -> Verdict:
     """Check ``split_heads(x, num_heads)``: ``(N, L, E)`` → ``(N, H, L, E // H)``.
 
     Head ``h`` must hold features ``h * Eh .. (h + 1) * Eh - 1`` of every
@@ -152,7 +152,7 @@ def check_split_heads(split_heads: Callable[[Tensor, int], Tensor]) -> bool:
         >>> check_split_heads(lambda x, h: x.reshape(x.shape[0], h, x.shape[1], -1))
         ... # doctest: +ELLIPSIS
         Not yet: check_split_heads — your split_heads reshaped straight to (N, H, L, Eh)...
-        False
+        Verdict(passed=False)
     """
 
     def body() -> None:
@@ -194,7 +194,7 @@ def check_split_heads(split_heads: Callable[[Tensor, int], Tensor]) -> bool:
     )
 
 
-def check_merge_heads(merge_heads: Callable[[Tensor], Tensor]) -> bool:
+def check_merge_heads(merge_heads: Callable[[Tensor], Tensor]) -> Verdict:
     """Check ``merge_heads(x)``: ``(N, H, L, Eh)`` → ``(N, L, H * Eh)``, heads side by side.
 
     The inverse of ``split_heads``: position ``l`` of the result is the
@@ -211,7 +211,7 @@ def check_merge_heads(merge_heads: Callable[[Tensor], Tensor]) -> bool:
     Example:
         >>> check_merge_heads(lambda x: x.transpose(1, 2).flatten(2))  # doctest: +ELLIPSIS
         Correct: check_merge_heads — your merge_heads concatenates the heads of each position...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -252,7 +252,7 @@ def check_merge_heads(merge_heads: Callable[[Tensor], Tensor]) -> bool:
     )
 
 
-def check_mha_parameter_count(count: Callable[[int, int, bool], int]) -> bool:
+def check_mha_parameter_count(count: Callable[[int, int, bool], int]) -> Verdict:
     """Check ``count(embed_dim, num_heads, bias)``: the parameters of multi-head attention.
 
     The reference counts the parameters of
@@ -270,7 +270,7 @@ def check_mha_parameter_count(count: Callable[[int, int, bool], int]) -> bool:
     Example:
         >>> check_mha_parameter_count(lambda E, H, bias: 4 * E * E)  # doctest: +ELLIPSIS
         Not yet: check_mha_parameter_count — your count is 4E = 32 short for embed_dim=8, ...
-        False
+        Verdict(passed=False)
     """
 
     def body() -> None:
@@ -348,7 +348,7 @@ def _mha_reference(
 
 def check_multihead_attention(
     multihead_attention: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, int], Tensor],
-) -> bool:
+) -> Verdict:
     """Check ``multihead_attention(x, w_q, w_k, w_v, w_o, num_heads)`` (self-attention, no biases).
 
     ``x`` is ``(N, L, E)``; every weight is ``(E, E)`` laid out as an
@@ -373,7 +373,7 @@ def check_multihead_attention(
         ...     return m(x, x, x)[0]
         >>> check_multihead_attention(mine)  # doctest: +ELLIPSIS
         Correct: check_multihead_attention — your multihead_attention matches attnbook...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -449,7 +449,7 @@ def _single_head(q_in: Tensor, kv_in: Tensor, w_q: Tensor, w_k: Tensor, w_v: Ten
 
 def check_self_attention(
     self_attention: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor],
-) -> bool:
+) -> Verdict:
     """Check ``self_attention(x, w_q, w_k, w_v)``: one head; Q, K and V all from ``x``.
 
     ``x`` is ``(N, L, E)``; the weights are ``(E, E)`` laid out as ``nn.Linear``
@@ -468,7 +468,7 @@ def check_self_attention(
         >>> check_self_attention(lambda x, wq, wk, wv: F.scaled_dot_product_attention(
         ...     x @ wq.T, x @ wk.T, x @ wv.T))  # doctest: +ELLIPSIS
         Correct: check_self_attention — your self_attention takes Q, K and V from the same ...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -511,7 +511,7 @@ def check_self_attention(
 
 def check_cross_attention(
     cross_attention: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor],
-) -> bool:
+) -> Verdict:
     """Check ``cross_attention(x, memory, w_q, w_k, w_v)``: Q from ``x``, K and V from ``memory``.
 
     ``x`` is ``(N, L, E)``, ``memory`` is ``(N, S, Em)`` (another length *and*
@@ -531,7 +531,7 @@ def check_cross_attention(
         >>> check_cross_attention(lambda x, m, wq, wk, wv: F.scaled_dot_product_attention(
         ...     x @ wq.T, m @ wk.T, m @ wv.T))  # doctest: +ELLIPSIS
         Correct: check_cross_attention — your cross_attention ...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -582,7 +582,7 @@ def check_cross_attention(
     )
 
 
-def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[Any]]) -> bool:
+def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[Any]]) -> Verdict:
     """Check ``shapes(N, L, S, E, num_heads)``: the shapes inside multi-head cross-attention.
 
     Return four shapes (tuples of ints), in order: the queries after the
@@ -602,7 +602,7 @@ def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[
         >>> check_attention_shapes(lambda N, L, S, E, H: [(N, H, L, E // H), (N, H, S, E // H),
         ...     (N, H, L, S), (N, L, E)])  # doctest: +ELLIPSIS
         Correct: check_attention_shapes — your shapes function is right: ...
-        True
+        Verdict(passed=True)
     """
     names = ("queries (N, H, L, Eh)", "keys (N, H, S, Eh)", "weights (N, H, L, S)", "output")
 
@@ -647,7 +647,7 @@ def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[
 # ------------------------------------------------------------------------ chapter 07: masking
 
 
-def check_padding_mask(make_padding_mask: Callable[[Sequence[int], int], Tensor]) -> bool:
+def check_padding_mask(make_padding_mask: Callable[[Sequence[int], int], Tensor]) -> Verdict:
     """Check ``make_padding_mask(lengths, max_len)``: ``(N, 1, 1, S)`` bool, True at real tokens.
 
     The reference is :func:`attnbook.masks.padding_mask` (SDPA polarity: ``True``
@@ -666,7 +666,7 @@ def check_padding_mask(make_padding_mask: Callable[[Sequence[int], int], Tensor]
         ...     torch.arange(max_len) < torch.tensor(lengths)[:, None])[:, None, None, :])
         ... # doctest: +ELLIPSIS
         Correct: check_padding_mask — your make_padding_mask gives (N, 1, 1, S) with True at ...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -709,7 +709,7 @@ def check_padding_mask(make_padding_mask: Callable[[Sequence[int], int], Tensor]
     )
 
 
-def check_causal_mask(make_causal_mask: Callable[[int], Tensor]) -> bool:
+def check_causal_mask(make_causal_mask: Callable[[int], Tensor]) -> Verdict:
     """Check ``make_causal_mask(L)``: ``(L, L)`` bool, True at keys ``j <= i``.
 
     The reference is :func:`attnbook.masks.causal_mask` (SDPA polarity).
@@ -726,7 +726,7 @@ def check_causal_mask(make_causal_mask: Callable[[int], Tensor]) -> bool:
         >>> check_causal_mask(lambda L: torch.ones(L, L, dtype=torch.bool).triu())
         ... # doctest: +ELLIPSIS
         Not yet: check_causal_mask — your make_causal_mask lets every query see the keys after it...
-        False
+        Verdict(passed=False)
     """
 
     def body() -> None:
@@ -769,7 +769,7 @@ def check_causal_mask(make_causal_mask: Callable[[int], Tensor]) -> bool:
     )
 
 
-def check_masked_softmax(masked_softmax: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_masked_softmax(masked_softmax: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``masked_softmax(scores, mask)``: weights over allowed keys; empty rows are zeros.
 
     ``mask`` is boolean in SDPA polarity (``True`` = may attend) and broadcasts
@@ -789,7 +789,7 @@ def check_masked_softmax(masked_softmax: Callable[[Tensor, Tensor], Tensor]) -> 
         ...     return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         >>> check_masked_softmax(naive)  # doctest: +ELLIPSIS
         Not yet: check_masked_softmax — your masked_softmax returns nan in a row where every ...
-        False
+        Verdict(passed=False)
     """
 
     def reference(scores: Tensor, mask: Tensor) -> Tensor:
@@ -857,7 +857,7 @@ def check_masked_softmax(masked_softmax: Callable[[Tensor, Tensor], Tensor]) -> 
 # ------------------------------------------------------------- chapter 08: positional encoding
 
 
-def check_sinusoidal_table(sinusoidal: Callable[[int, int], Tensor]) -> bool:
+def check_sinusoidal_table(sinusoidal: Callable[[int, int], Tensor]) -> Verdict:
     """Check ``sinusoidal(max_len, embed_dim)``: the table of "Attention Is All You Need".
 
     Columns ``2i`` and ``2i + 1`` hold ``sin`` and ``cos`` of
@@ -876,7 +876,7 @@ def check_sinusoidal_table(sinusoidal: Callable[[int, int], Tensor]) -> bool:
         >>> from attnbook.positional import sinusoidal_table
         >>> check_sinusoidal_table(sinusoidal_table)  # doctest: +ELLIPSIS
         Correct: check_sinusoidal_table — your sinusoidal ...
-        True
+        Verdict(passed=True)
     """
 
     def variant(
@@ -932,7 +932,7 @@ def check_sinusoidal_table(sinusoidal: Callable[[int, int], Tensor]) -> bool:
     )
 
 
-def check_shift_matrix(shift_matrix: Callable[[int, int], Tensor]) -> bool:
+def check_shift_matrix(shift_matrix: Callable[[int, int], Tensor]) -> Verdict:
     """Check ``shift_matrix(k, embed_dim)``: the matrix ``M`` with ``PE[p + k] = M @ PE[p]``.
 
     ``PE`` is :func:`attnbook.positional.sinusoidal_table` (base 10000). ``M``
@@ -949,7 +949,7 @@ def check_shift_matrix(shift_matrix: Callable[[int, int], Tensor]) -> bool:
     Example:
         >>> check_shift_matrix(lambda k, E: torch.eye(E))  # doctest: +ELLIPSIS
         Not yet: check_shift_matrix — your shift_matrix leaves the encodings where they are...
-        False
+        Verdict(passed=False)
     """
 
     def body() -> None:
@@ -996,7 +996,7 @@ def _rope_variant(x: Tensor, sign: float = 1.0, start: int = 0, interleaved: boo
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (..., L, E)
 
 
-def check_rope(rope: Callable[[Tensor], Tensor]) -> bool:
+def check_rope(rope: Callable[[Tensor], Tensor]) -> Verdict:
     """Check ``rope(x)``: rotary embedding of ``x`` ``(..., L, E)`` at positions ``0 .. L-1``.
 
     Feature ``i`` pairs with feature ``i + E/2`` (the "rotate half" layout of
@@ -1015,7 +1015,7 @@ def check_rope(rope: Callable[[Tensor], Tensor]) -> bool:
         >>> from attnbook.positional import RotaryEmbedding
         >>> check_rope(lambda x: RotaryEmbedding(x.shape[-1])(x))  # doctest: +ELLIPSIS
         Correct: check_rope — your rope ...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:
@@ -1059,7 +1059,7 @@ def check_rope(rope: Callable[[Tensor], Tensor]) -> bool:
     )
 
 
-def check_alibi_bias(alibi: Callable[[int, int], Tensor]) -> bool:
+def check_alibi_bias(alibi: Callable[[int, int], Tensor]) -> Verdict:
     """Check ``alibi(num_heads, L)``: ALiBi's causal bias ``(H, L, L)``.
 
     Entry ``[h, i, j]`` is ``-m_h · (i - j)`` for ``j <= i`` and ``-inf`` for
@@ -1078,7 +1078,7 @@ def check_alibi_bias(alibi: Callable[[int, int], Tensor]) -> bool:
         >>> from attnbook.positional import alibi_bias
         >>> check_alibi_bias(lambda H, L: alibi_bias(H, L)[0])  # doctest: +ELLIPSIS
         Correct: check_alibi_bias — your alibi ...
-        True
+        Verdict(passed=True)
     """
 
     def body() -> None:

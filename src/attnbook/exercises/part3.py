@@ -11,8 +11,9 @@ Example:
     >>> import torch.nn.functional as F
     >>> check_layer_norm(lambda x, weight, bias, eps=1e-5: F.layer_norm(
     ...     x, x.shape[-1:], weight, bias, eps))
-    Correct: check_layer_norm — your layer norm matches torch.nn.functional.layer_norm on all 4 inputs.
-    True
+    Correct: check_layer_norm — your layer norm matches
+        torch.nn.functional.layer_norm on all 4 inputs.
+    Verdict(passed=True)
 
 Introduced in chapter 09 (the transformer block).
 """
@@ -29,6 +30,8 @@ from torch import Tensor
 
 from attnbook.blocks import EncoderLayer, FeedForward
 from attnbook.models import DecoderOnly, DecoderOnlyConfig, EncoderDecoder, EncoderDecoderConfig
+
+from ._verdict import Verdict, report
 
 __all__ = [
     "check_antecedent_hits",
@@ -55,15 +58,13 @@ class _Wrong(Exception):
     """Raised inside a check with the plain-words explanation of what is wrong."""
 
 
-def _run(name: str, body: Callable[[], None], success: str) -> bool:
+def _run(name: str, body: Callable[[], None], success: str) -> Verdict:
     """Run ``body``; print the success line or what went wrong; return the verdict."""
     try:
         body()
     except _Wrong as wrong:
-        print(f"Not yet: {name} — {wrong}")
-        return False
-    print(f"Correct: {name} — {success}")
-    return True
+        return report(False, f"Not yet: {name} — {wrong}")
+    return report(True, f"Correct: {name} — {success}")
 
 
 def _describe(value: Any) -> str:
@@ -153,7 +154,7 @@ def _batch_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
     return (x - mean) / torch.sqrt(x.var(dims, correction=0, keepdim=True) + eps) * weight + bias
 
 
-def check_layer_norm(fn: Callable[..., Tensor]) -> bool:
+def check_layer_norm(fn: Callable[..., Tensor]) -> Verdict:
     """Check ``fn(x, weight, bias, eps=1e-5)``: layer normalisation over the last dimension.
 
     Each position's ``E`` features are shifted to mean 0 and scaled to
@@ -174,7 +175,7 @@ def check_layer_norm(fn: Callable[..., Tensor]) -> bool:
         ...     return (x - mean) / torch.sqrt(x.var(-1, correction=0, keepdim=True) + eps)
         >>> check_layer_norm(no_affine)  # doctest: +ELLIPSIS
         Not yet: check_layer_norm — you left out the learned scale and shift...
-        False
+        Verdict(passed=False)
     """
     name = "check_layer_norm"
 
@@ -249,7 +250,7 @@ def check_layer_norm(fn: Callable[..., Tensor]) -> bool:
     )
 
 
-def check_feed_forward(fn: Callable[[Tensor, FeedForward], Tensor]) -> bool:
+def check_feed_forward(fn: Callable[[Tensor, FeedForward], Tensor]) -> Verdict:
     """Check ``fn(x, ff)``: the position-wise feed-forward network, with ``ff``'s weights.
 
     The result must be ``ff.linear2(act(ff.linear1(x)))`` where ``act`` is
@@ -272,7 +273,7 @@ def check_feed_forward(fn: Callable[[Tensor, FeedForward], Tensor]) -> bool:
         ...     return hidden @ ff.linear2.weight.T + ff.linear2.bias
         >>> check_feed_forward(two_maps)  # doctest: +ELLIPSIS
         Not yet: check_feed_forward — there is no nonlinearity between the two linear maps...
-        False
+        Verdict(passed=False)
     """
     name = "check_feed_forward"
     activations = {"gelu": F.gelu, "relu": F.relu}
@@ -348,7 +349,7 @@ def _no_second_norm(x: Tensor, layer: EncoderLayer) -> Tensor:
     return h + layer.ff(h)
 
 
-def check_post_norm_block(fn: Callable[[Tensor, EncoderLayer], Tensor]) -> bool:
+def check_post_norm_block(fn: Callable[[Tensor, EncoderLayer], Tensor]) -> Verdict:
     """Check ``fn(x, layer)``: the post-norm encoder block of the 2017 transformer.
 
     ``h = norm1(x + self_attn(x))`` then ``out = norm2(h + ff(h))``, using the
@@ -372,7 +373,7 @@ def check_post_norm_block(fn: Callable[[Tensor, EncoderLayer], Tensor]) -> bool:
         ...     return x + layer.ff(layer.norm2(x))
         >>> check_post_norm_block(pre_norm)  # doctest: +ELLIPSIS
         Not yet: check_post_norm_block — you normalised the sublayers' inputs: that is pre-norm...
-        False
+        Verdict(passed=False)
     """
     name = "check_post_norm_block"
 
@@ -414,7 +415,7 @@ def check_post_norm_block(fn: Callable[[Tensor, EncoderLayer], Tensor]) -> bool:
     return _run(name, body, "your post-norm block matches EncoderLayer(norm_first=False).")
 
 
-def check_inverted_dropout(fn: Callable[[Tensor, float, bool], Tensor]) -> bool:
+def check_inverted_dropout(fn: Callable[[Tensor, float, bool], Tensor]) -> Verdict:
     """Check ``fn(x, p, training)``: inverted dropout, as ``torch.nn.functional.dropout``.
 
     In training, each entry is zeroed with probability ``p`` and the kept
@@ -435,7 +436,7 @@ def check_inverted_dropout(fn: Callable[[Tensor, float, bool], Tensor]) -> bool:
         ...     return x * (torch.rand_like(x) >= p) if training else x
         >>> check_inverted_dropout(no_rescale)  # doctest: +ELLIPSIS
         Not yet: check_inverted_dropout — you did not rescale the kept values...
-        False
+        Verdict(passed=False)
     """
     name = "check_inverted_dropout"
 
@@ -497,7 +498,7 @@ def _antecedent_hits(weights: Tensor, pronoun_index: Tensor, answer_index: Tenso
     return (rows.argmax(-1) == answer_index[:, None]).double().mean(0)  # (H,)
 
 
-def check_antecedent_hits(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
+def check_antecedent_hits(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(weights, pronoun_index, answer_index)``: how often each head points at the answer.
 
     For every sentence ``n`` and head ``h``, look at the attention row of the
@@ -519,8 +520,9 @@ def check_antecedent_hits(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> boo
         ...     rows = weights[torch.arange(len(weights)), :, pronoun_index]  # (N, H, S)
         ...     return (rows.argmax(-1) == answer_index[:, None]).float().mean(0)
         >>> check_antecedent_hits(hits)
-        Correct: check_antecedent_hits — your per-head hit rates are right on both inputs.
-        True
+        Correct: check_antecedent_hits — your per-head hit rates are right on both
+            inputs.
+        Verdict(passed=True)
     """
     name = "check_antecedent_hits"
 
@@ -577,7 +579,7 @@ def check_antecedent_hits(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> boo
     return _run(name, body, "your per-head hit rates are right on both inputs.")
 
 
-def check_mask_tokens(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
+def check_mask_tokens(fn: Callable[..., tuple[Tensor, Tensor]]) -> Verdict:
     """Check ``fn(ids, padding_mask, mask_id, p, generator)``: inputs and labels for masked LM.
 
     Choose each *real* token (``padding_mask`` True) with probability ``p``;
@@ -601,7 +603,7 @@ def check_mask_tokens(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
         ...     return ids.masked_fill(chosen, mask_id), ids.masked_fill(~chosen, -100)
         >>> check_mask_tokens(mask_tokens)  # doctest: +ELLIPSIS
         Correct: check_mask_tokens — ...
-        True
+        Verdict(passed=True)
     """
     name = "check_mask_tokens"
     mask_id = 4
@@ -669,7 +671,7 @@ def check_mask_tokens(fn: Callable[..., tuple[Tensor, Tensor]]) -> bool:
     )
 
 
-def check_masked_mean_pooling(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_masked_mean_pooling(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(hidden, padding_mask)``: the mean of each sequence's states over its real tokens.
 
     A sequence classifier may summarise a sentence by averaging its final
@@ -689,7 +691,7 @@ def check_masked_mean_pooling(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         >>> check_masked_mean_pooling(lambda hidden, mask: hidden.mean(1))
         ... # doctest: +ELLIPSIS
         Not yet: check_masked_mean_pooling — you averaged over the padding positions too...
-        False
+        Verdict(passed=False)
     """
     name = "check_masked_mean_pooling"
 
@@ -730,7 +732,7 @@ def check_masked_mean_pooling(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
 
 
 # ------------------------------------------------------------ chapter 11: decoder-only
-def check_top_k_filter(fn: Callable[[Tensor, int], Tensor]) -> bool:
+def check_top_k_filter(fn: Callable[[Tensor, int], Tensor]) -> Verdict:
     """Check ``fn(logits, k)``: keep each row's ``k`` largest logits, set the rest to ``-inf``.
 
     After the filter, ``softmax`` gives probability 0 to every token outside
@@ -748,7 +750,7 @@ def check_top_k_filter(fn: Callable[[Tensor, int], Tensor]) -> bool:
     Example:
         >>> check_top_k_filter(lambda logits, k: logits)  # doctest: +ELLIPSIS
         Not yet: check_top_k_filter — you kept every logit...
-        False
+        Verdict(passed=False)
     """
     name = "check_top_k_filter"
 
@@ -799,7 +801,7 @@ def check_top_k_filter(fn: Callable[[Tensor, int], Tensor]) -> bool:
     return _run(name, body, "your filter keeps exactly each row's k largest logits.")
 
 
-def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check ``fn(logits, ids)``: the language-model loss of a causal model.
 
     ``logits[:, t]`` is the model's prediction *after reading* ``ids[:, t]``,
@@ -819,7 +821,7 @@ def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         >>> check_next_token_loss(lambda logits, ids: F.cross_entropy(
         ...     logits.flatten(0, 1), ids.flatten()))  # doctest: +ELLIPSIS
         Not yet: check_next_token_loss — you compared position t's prediction with token t itself...
-        False
+        Verdict(passed=False)
     """
     name = "check_next_token_loss"
 
@@ -890,7 +892,7 @@ def _greedy_last_token_only(model: DecoderOnly, prompt: Tensor, n: int) -> Tenso
     return tokens
 
 
-def check_greedy_generate(fn: Callable[[DecoderOnly, Tensor, int], Tensor]) -> bool:
+def check_greedy_generate(fn: Callable[[DecoderOnly, Tensor, int], Tensor]) -> Verdict:
     """Check ``fn(model, prompt, max_new_tokens)``: greedy generation with a decoder-only model.
 
     Repeat ``max_new_tokens`` times: run the model on the whole sequence so
@@ -916,8 +918,9 @@ def check_greedy_generate(fn: Callable[[DecoderOnly, Tensor, int], Tensor]) -> b
         ...         tokens = torch.cat([tokens, next_token], dim=1)
         ...     return tokens
         >>> check_greedy_generate(greedy)
-        Correct: check_greedy_generate — your tokens equal model.generate(..., do_sample=False).
-        True
+        Correct: check_greedy_generate — your tokens equal model.generate(...,
+            do_sample=False).
+        Verdict(passed=True)
     """
     name = "check_greedy_generate"
 
@@ -965,7 +968,7 @@ def check_greedy_generate(fn: Callable[[DecoderOnly, Tensor, int], Tensor]) -> b
 
 
 # ------------------------------------------------------------ chapter 12: encoder-decoder
-def check_teacher_forcing_input(fn: Callable[[Tensor, int], Tensor]) -> bool:
+def check_teacher_forcing_input(fn: Callable[[Tensor, int], Tensor]) -> Verdict:
     """Check ``fn(tgt, bos_id)``: the decoder's input in training, the target shifted right.
 
     With teacher forcing the decoder reads ``<bos>, y_0, ..., y_{T-2}`` and
@@ -984,7 +987,7 @@ def check_teacher_forcing_input(fn: Callable[[Tensor, int], Tensor]) -> bool:
     Example:
         >>> check_teacher_forcing_input(lambda tgt, bos_id: tgt)  # doctest: +ELLIPSIS
         Not yet: check_teacher_forcing_input — your decoder input is the target itself...
-        False
+        Verdict(passed=False)
     """
     name = "check_teacher_forcing_input"
 
@@ -1059,7 +1062,7 @@ def _translate_variant(
     return tokens if how == "keep_bos" else tokens[:, 1:]
 
 
-def check_greedy_translate(fn: Callable[..., Tensor]) -> bool:
+def check_greedy_translate(fn: Callable[..., Tensor]) -> Verdict:
     """Check ``fn(model, src_ids, src_padding_mask, bos_id, eos_id, max_new_tokens)``: greedy decoding.
 
     Encode the source once; start the decoder from ``<bos>``; at each step
@@ -1080,8 +1083,9 @@ def check_greedy_translate(fn: Callable[..., Tensor]) -> bool:
         >>> def translate(model, src_ids, src_padding_mask, bos_id, eos_id, max_new_tokens):
         ...     return model.generate(src_ids, max_new_tokens, bos_id, eos_id, src_padding_mask)
         >>> check_greedy_translate(translate)
-        Correct: check_greedy_translate — your decoding equals greedy decoding on both batches.
-        True
+        Correct: check_greedy_translate — your decoding equals greedy decoding on both
+            batches.
+        Verdict(passed=True)
     """
     name = "check_greedy_translate"
     bos, eos = 1, 2
@@ -1133,7 +1137,7 @@ def check_greedy_translate(fn: Callable[..., Tensor]) -> bool:
     return _run(name, body, "your decoding equals greedy decoding on both batches.")
 
 
-def check_exact_match(fn: Callable[[Sequence[str], Sequence[str]], float]) -> bool:
+def check_exact_match(fn: Callable[[Sequence[str], Sequence[str]], float]) -> Verdict:
     """Check ``fn(predictions, targets)``: the share of predictions equal to their target.
 
     A translation counts only if *every* character is right: ``"2021-03-04"``
@@ -1150,7 +1154,7 @@ def check_exact_match(fn: Callable[[Sequence[str], Sequence[str]], float]) -> bo
     Example:
         >>> check_exact_match(lambda p, t: sum(a == b for a, b in zip(p, t)) / len(t))
         Correct: check_exact_match — your exact match is right on all 3 inputs.
-        True
+        Verdict(passed=True)
     """
     name = "check_exact_match"
 

@@ -22,6 +22,8 @@ from torch import Tensor
 
 from attnbook.interpret import attention_rollout
 
+from ._verdict import Verdict, report
+
 __all__ = [
     "check_alignment",
     "check_attention_entropy",
@@ -41,18 +43,15 @@ class _Wrong(Exception):
     """A reader's answer is wrong; the message says how."""
 
 
-def _run(name: str, fn: Callable[..., Any], body: Callable[[], None]) -> bool:
+def _run(name: str, fn: Callable[..., Any], body: Callable[[], None]) -> Verdict:
     """Run the checks in ``body``; print the verdict for ``name`` and return it."""
     if not callable(fn):
-        print(f"Not yet: {name}: expected a function, got {type(fn).__name__}")
-        return False
+        return report(False, f"Not yet: {name}: expected a function, got {type(fn).__name__}")
     try:
         body()
     except _Wrong as wrong:
-        print(f"Not yet: {name}: {wrong}")
-        return False
-    print(f"Correct: {name} passes every check.")
-    return True
+        return report(False, f"Not yet: {name}: {wrong}")
+    return report(True, f"Correct: {name} passes every check.")
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -82,7 +81,7 @@ def _check_shape(got: Tensor, expected: Tensor, what: str) -> None:
 
 
 # --- chapter 15: the cost of attention ---------------------------------------------------
-def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> bool:
+def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> Verdict:
     """Check ``fn(seq_len, num_heads, batch_size, bytes_per_element)`` = bytes of one layer's weights.
 
     The attention weights of one layer hold ``batch_size * num_heads * seq_len**2``
@@ -99,10 +98,13 @@ def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> bool:
     Example:
         >>> check_attention_memory(lambda n, h, b, e: b * h * n * n * e)
         Correct: attention_weight_bytes passes every check.
-        True
+        Verdict(passed=True)
         >>> check_attention_memory(lambda n, h, b, e: b * h * n * e)
-        Not yet: attention_weight_bytes: for seq_len=10000, num_heads=1, batch_size=1, bytes_per_element=4 you return 40000 bytes, expected 400000000: your memory grows linearly with seq_len, but every query has a weight for every key: seq_len ** 2 weights per head.
-        False
+        Not yet: attention_weight_bytes: for seq_len=10000, num_heads=1, batch_size=1,
+            bytes_per_element=4 you return 40000 bytes, expected 400000000: your memory
+            grows linearly with seq_len, but every query has a weight for every key:
+            seq_len ** 2 weights per head.
+        Verdict(passed=False)
     """
 
     def body() -> None:
@@ -137,7 +139,7 @@ def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> bool:
     return _run("attention_weight_bytes", fn, body)
 
 
-def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> bool:
+def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> Verdict:
     """Check ``fn(lengths, seconds)`` returns the exponent ``p`` of ``seconds ~ c * lengths**p``.
 
     The reader's function is called with NumPy arrays of measurements that follow
@@ -154,10 +156,12 @@ def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> bool:
     Example:
         >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(n), np.log(t), 1)[0])
         Correct: fit_exponent passes every check.
-        True
+        Verdict(passed=True)
         >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(t), np.log(n), 1)[0])
-        Not yet: fit_exponent: for seconds = 2e-09 * n^2.0 you return 0.5, expected 2.0: you fitted log n against log t (the axes are swapped): put log n on the x axis.
-        False
+        Not yet: fit_exponent: for seconds = 2e-09 * n^2.0 you return 0.5, expected 2.0:
+            you fitted log n against log t (the axes are swapped): put log n on the x
+            axis.
+        Verdict(passed=False)
     """
     lengths = np.array([256.0, 512.0, 1024.0, 2048.0, 4096.0])
 
@@ -195,7 +199,7 @@ def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> bool:
     return _run("fit_exponent", fn, body)
 
 
-def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> bool:
+def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> Verdict:
     """Check ``fn(scores, block_size)``: the softmax of a 1-D tensor, computed block by block.
 
     The cases include scores that grow from block to block (the running maximum
@@ -213,10 +217,12 @@ def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> bool:
     Example:
         >>> check_online_softmax(lambda s, b: torch.softmax(s, dim=0))
         Correct: online_softmax passes every check.
-        True
+        Verdict(passed=True)
         >>> check_online_softmax(lambda s, b: torch.exp(s) / torch.exp(s).sum())
-        Not yet: online_softmax: for scores in the hundreds (block_size=3) your result holds inf or nan: exp overflows. Subtract the running maximum m before exponentiating: exp(s - m).
-        False
+        Not yet: online_softmax: for scores in the hundreds (block_size=3) your result
+            holds inf or nan: exp overflows. Subtract the running maximum m before
+            exponentiating: exp(s - m).
+        Verdict(passed=False)
     """
     g = torch.Generator().manual_seed(0)
     cases = [
@@ -276,7 +282,7 @@ def _tiled_without_rescaling(q: Tensor, k: Tensor, v: Tensor, block: int) -> Ten
     return acc / ell
 
 
-def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any]) -> bool:
+def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any]) -> Verdict:
     """Check ``fn(q, k, v, block)``: causal attention of one head, computed tile by tile.
 
     ``q, k, v`` have shapes ``(L, E)``, ``(L, E)``, ``(L, Ev)``; query ``i`` may see keys
@@ -296,12 +302,14 @@ def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any
         ...     return F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0]
         >>> check_causal_tiled_attention(causal)
         Correct: causal tiled attention passes every check.
-        True
+        Verdict(passed=True)
         >>> def no_mask(q, k, v, block):
         ...     return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
         >>> check_causal_tiled_attention(no_mask)
-        Not yet: causal tiled attention: for L=37, E=8, block=10 your output equals attention WITHOUT the causal mask: set the scores of keys j > i to -inf in every tile that crosses the diagonal.
-        False
+        Not yet: causal tiled attention: for L=37, E=8, block=10 your output equals
+            attention WITHOUT the causal mask: set the scores of keys j > i to -inf in
+            every tile that crosses the diagonal.
+        Verdict(passed=False)
     """
     g = torch.Generator().manual_seed(0)
     cases = [(37, 8, 5, 10), (64, 16, 16, 16), (50, 4, 3, 64), (9, 6, 6, 1)]
@@ -381,7 +389,7 @@ def _random_attentions(g: torch.Generator, layers: int, heads: int, L: int) -> l
     ]
 
 
-def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> bool:
+def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> Verdict:
     """Check ``fn(attentions)``: attention rollout (Abnar & Zuidema, 2020).
 
     ``attentions`` is a list of per-layer weights ``(H, L, L)``, first layer first. The
@@ -406,7 +414,7 @@ def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> bool:
         ...     return r
         >>> check_attention_rollout(rollout)
         Correct: attention rollout passes every check.
-        True
+        Verdict(passed=True)
     """
     g = torch.Generator().manual_seed(0)
     cases = [(3, 4, 6), (1, 2, 5), (4, 1, 7)]
@@ -449,7 +457,7 @@ def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> bool:
     return _run("attention rollout", fn, body)
 
 
-def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> bool:
+def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> Verdict:
     """Check ``fn(weights, key_tokens, query_index, k)``: the ``k`` keys a query attends to most.
 
     ``weights`` is one head's ``(L, S)`` matrix (rows are queries); the answer is a list
@@ -466,7 +474,7 @@ def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> bool:
     Example:
         >>> check_top_keys(lambda w, t, i, k: [t[j] for j in w[i].argsort(descending=True)[:k]])
         Correct: top_keys passes every check.
-        True
+        Verdict(passed=True)
     """
     g = torch.Generator().manual_seed(0)
     words = "The cat sat on the mat because it was comfortable .".split()
@@ -502,7 +510,7 @@ def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> bool:
     return _run("top_keys", fn, body)
 
 
-def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> bool:
+def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> Verdict:
     """Check ``fn(x, head, num_heads)``: zero one head's features in concatenated head outputs.
 
     ``x`` has shape ``(N, L, num_heads * d_h)`` with head ``h`` in features
@@ -524,7 +532,7 @@ def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> bool:
         ...                       x[..., (head + 1) * d :]], dim=-1)
         >>> check_head_ablation(ablate)
         Correct: head ablation passes every check.
-        True
+        Verdict(passed=True)
     """
     g = torch.Generator().manual_seed(0)
 
@@ -569,7 +577,7 @@ def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> bool:
     return _run("head ablation", fn, body)
 
 
-def check_attention_entropy(fn: Callable[[Tensor], Any]) -> bool:
+def check_attention_entropy(fn: Callable[[Tensor], Any]) -> Verdict:
     """Check ``fn(weights)``: the entropy in nats of every row (last axis), ``0 ln 0 = 0``.
 
     Introduced in chapter 14 (reading attention).
@@ -583,10 +591,11 @@ def check_attention_entropy(fn: Callable[[Tensor], Any]) -> bool:
     Example:
         >>> check_attention_entropy(lambda w: -torch.special.xlogy(w, w).sum(-1))
         Correct: attention_entropy passes every check.
-        True
+        Verdict(passed=True)
         >>> check_attention_entropy(lambda w: (w * w.log()).sum(-1))
-        Not yet: attention_entropy: for random weights (2, 3, 5) your entropies are negative: entropy is MINUS the sum of a * ln(a).
-        False
+        Not yet: attention_entropy: for random weights (2, 3, 5) your entropies are
+            negative: entropy is MINUS the sum of a * ln(a).
+        Verdict(passed=False)
     """
     g = torch.Generator().manual_seed(0)
     one_hot = torch.eye(4)  # every row certain: entropy 0, and 0 * ln 0 must count as 0
@@ -651,7 +660,7 @@ def _best_span(start: Tensor, end: Tensor, max_len: int | None) -> tuple[int, in
     return divmod(best, L)
 
 
-def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> bool:
+def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> Verdict:
     """Check ``fn(start_logits, end_logits, max_len)``: the best answer span ``(start, end)``.
 
     As in extractive question answering (SQuAD-style), a span scores
@@ -673,10 +682,11 @@ def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> bool:
         ...     return best[1], best[2]
         >>> check_best_span(span)
         Correct: best_span passes every check.
-        True
+        Verdict(passed=True)
         >>> check_best_span(lambda s, e, m: (int(s.argmax()), int(e.argmax())))
-        Not yet: best_span: for case 2 you return (5, 1): the end comes before the start. Score only pairs with start <= end.
-        False
+        Not yet: best_span: for case 2 you return (5, 1): the end comes before the
+            start. Score only pairs with start <= end.
+        Verdict(passed=False)
     """
     cases = [
         (
@@ -729,7 +739,7 @@ def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> bool:
     return _run("best_span", fn, body)
 
 
-def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> bool:
+def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
     """Check ``fn(logits, context_mask)``: the pointed position of each row, inside the context.
 
     ``logits`` ``(N, L)`` score every position of ``question + story``; ``context_mask``
@@ -747,7 +757,7 @@ def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> bool:
     Example:
         >>> check_pointer_in_context(lambda x, m: x.masked_fill(~m, -math.inf).argmax(-1))
         Correct: pointer_in_context passes every check.
-        True
+        Verdict(passed=True)
     """
     g = torch.Generator().manual_seed(0)
 
@@ -788,7 +798,7 @@ def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> bool:
     return _run("pointer_in_context", fn, body)
 
 
-def check_alignment(fn: Callable[[Tensor], Any]) -> bool:
+def check_alignment(fn: Callable[[Tensor], Any]) -> Verdict:
     """Check ``fn(cross_weights)``: for every target position, the source position it reads most.
 
     ``cross_weights`` has shape ``(H, T, S)``: one head per row block, target positions
@@ -806,7 +816,7 @@ def check_alignment(fn: Callable[[Tensor], Any]) -> bool:
     Example:
         >>> check_alignment(lambda w: w.mean(0).argmax(-1))
         Correct: alignment passes every check.
-        True
+        Verdict(passed=True)
     """
     g = torch.Generator().manual_seed(0)
 
