@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,9 +95,26 @@ def test_fit_learns_and_records_a_history(capsys: pytest.CaptureFixture[str]) ->
     assert set(history.to_dict()) >= {"loss", "metrics", "tokens_per_second", "stopped_by"}
 
 
-def test_progress_bar_can_be_shown(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_can_be_shown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     fit(_lm(), _lm_batch, _lm_loss, steps=3, progress=True, desc="demo")
     assert "demo" in capsys.readouterr().err
+
+
+def test_tqdm_disable_turns_the_bar_off_as_the_book_build_does() -> None:
+    """tqdm reads TQDM_DISABLE when it is imported: a fresh process, like a book kernel."""
+    code = (
+        "import torch; from attnbook.train import fit; "
+        "m = torch.nn.Linear(2, 1); x = torch.ones(4, 2); "
+        "fit(m, lambda g: x, lambda m, b: m(b).pow(2).mean(), steps=3, progress=True, "
+        "desc='demo')"
+    )
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "demo" not in done.stderr
 
 
 def test_two_runs_with_one_seed_give_identical_losses() -> None:

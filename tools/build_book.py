@@ -23,6 +23,8 @@ REPORTS = ROOT / "_build" / "html" / "reports"
 
 def main() -> int:
     env = dict(os.environ, PYTHONHASHSEED="0")
+    # A progress bar is a live widget: a static page keeps only its empty frame.
+    env["TQDM_DISABLE"] = "1"
     # The kernels must draw with matplotlib's inline backend, which puts every figure
     # into the page; a non-interactive MPLBACKEND inherited from the shell (Agg, say)
     # would make plt.show() draw nothing, and the book would lose its figures.

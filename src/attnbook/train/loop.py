@@ -240,7 +240,7 @@ def fit(
             which it returns True (e.g. a target accuracy reached).
         seed: seeds torch, NumPy and ``random`` (initialising dropout masks) and
             the batch generator.
-        progress: show a progress bar.
+        progress: show a progress bar (unless the environment sets ``TQDM_DISABLE=1``).
         desc: the progress bar's label.
 
     Returns:
@@ -294,7 +294,10 @@ def fit(
         bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
         return stop_fn is not None and stop_fn(metrics)
 
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    # progress=True leaves the choice to tqdm, so TQDM_DISABLE=1 still turns the bar off
+    # (the book build does: a static page cannot show a live bar, only an empty band).
+    off = {} if progress else {"disable": True}
+    bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True, **off)
     model.train()
     stopped = False
     try:
