@@ -132,3 +132,50 @@ def test_every_figure_a_chapter_draws_is_in_its_page(built: Path, chapter: Path)
     for tag in images:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert (page.parent / src).resolve().is_file(), f"{page.name}: {src} is not in the site"
+
+
+EXECUTED = ROOT / "_build" / "jupyter_execute" / "notebooks"
+
+
+def _executed_cells() -> list[tuple[str, dict]]:
+    """(chapter, code cell) for every code cell of every executed chapter of the book."""
+    import json
+
+    cells = []
+    for page in toc_pages():
+        if not page.startswith("notebooks/"):
+            continue
+        path = EXECUTED / Path(page).with_suffix(".ipynb").name
+        if not path.exists():
+            pytest.fail(f"{path} is missing: run `make book` first")
+        notebook = json.loads(path.read_text())
+        cells += [(path.stem, c) for c in notebook["cells"] if c["cell_type"] == "code"]
+    return cells
+
+
+def test_no_chapter_shows_a_traceback_or_an_error(built: Path) -> None:
+    """An expected error is caught and printed in one line, never a page of torch internals."""
+    offenders = []
+    for chapter, cell in _executed_cells():
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) if output["output_type"] == "stream" else ""
+            if output["output_type"] == "error" or "Traceback (most recent call last)" in text:
+                offenders.append(f"{chapter}: {''.join(cell['source'])[:80]!r}")
+    assert not offenders, offenders
+
+
+def test_an_exercise_check_shows_only_its_message(built: Path) -> None:
+    """``check_x(f)`` on a cell's last line prints its verdict and displays no True/False."""
+    checked = 0
+    for chapter, cell in _executed_cells():
+        lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+        if not lines or not re.match(r"check_\w+\(", lines[-1]):
+            continue
+        checked += 1
+        kinds = [output["output_type"] for output in cell.get("outputs", [])]
+        assert "execute_result" not in kinds, f"{chapter}: {lines[-1]} displays its return value"
+        printed = "".join(
+            "".join(output.get("text", "")) for output in cell["outputs"] if "text" in output
+        )
+        assert printed.startswith(("Correct: ", "Not yet: ")), f"{chapter}: {lines[-1]}"
+    assert checked >= 40  # the book has about fifty such cells
