@@ -153,9 +153,8 @@ for label, b in examples.items():
     geometric = a.norm() * b.norm() * torch.cos(theta)
     torch.testing.assert_close(a @ b, geometric)  # the two readings agree
     degrees = math.degrees(theta.item()) % 360
-    print(
-        f"{label:>15}: a·b = {(a @ b).item():6.2f}   angle {degrees:6.1f}°   ‖b‖ = {b.norm().item():.2f}"
-    )
+    dot, length = (a @ b).item(), b.norm().item()
+    print(f"{label:>15}: a·b = {dot:6.2f}   angle {degrees:6.1f}°   ‖b‖ = {length:.2f}")
 torch.testing.assert_close(a @ examples["same direction"], a @ examples["at an angle"])
 
 # %% [markdown]
@@ -168,24 +167,54 @@ torch.testing.assert_close(a @ examples["same direction"], a @ examples["at an a
 # doubles the wave.
 
 # %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-left.quiver(0, 0, *a.tolist(), angles="xy", scale_units="xy", scale=1, color="black", label="a")
+fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.8), layout="constrained")
+left.quiver(
+    0,
+    0,
+    *a.tolist(),
+    angles="xy",
+    scale_units="xy",
+    scale=1,
+    color="black",
+    label="a",
+)
 colors = ["#3b75af", "#4f9a4f", "#c07a2c", "#b0413e"]
 for (label, b), color in zip(examples.items(), colors, strict=True):
     left.quiver(
-        0, 0, *b.tolist(), angles="xy", scale_units="xy", scale=1, color=color,
+        0,
+        0,
+        *b.tolist(),
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color=color,
         label=f"{label}: a·b = {(a @ b).item():.1f}",
-    )  # fmt: skip
-left.set(xlim=(-2.5, 2.5), ylim=(-1.5, 2.5), aspect="equal", xlabel="feature 1", ylabel="feature 2")
+    )
+left.set(
+    xlim=(-2.5, 2.5),
+    ylim=(-1.5, 2.5),
+    aspect="equal",
+    xlabel="feature 1",
+    ylabel="feature 2",
+)
 left.set_title("vectors b compared with a")
 left.legend(fontsize=8, loc="lower right")
 
 turn = torch.linspace(0, 2 * math.pi, 361, device=device)
-unit = torch.stack([torch.cos(turn + angle(a)), torch.sin(turn + angle(a))], dim=-1)  # (361, 2)
+# unit: (361, 2)
+unit = torch.stack([torch.cos(turn + angle(a)), torch.sin(turn + angle(a))], dim=-1)
 for length in (1.0, 2.0):
-    right.plot(torch.rad2deg(turn).cpu(), (unit * length @ a).cpu(), label=f"‖b‖ = {length:g}")
+    right.plot(
+        torch.rad2deg(turn).cpu(),
+        (unit * length @ a).cpu(),
+        label=f"‖b‖ = {length:g}",
+    )
 right.axhline(0, color="gray", linewidth=0.8)
-right.set(xlabel="angle between a and b (degrees)", ylabel="a · b", title="a · b as b turns")
+right.set(
+    xlabel="angle between a and b (degrees)",
+    ylabel="a · b",
+    title="a · b as b turns",
+)
 right.set_xticks(range(0, 361, 90))
 right.legend()
 plt.show()
@@ -232,19 +261,27 @@ print(f"cos(cat, mat) = {cosine_similarity(cat, mat).item():.3f}")
 
 # %%
 loud_cat = 3 * cat
-print(f"cat · dog = {(cat @ dog).item():.2f}   loud_cat · dog = {(loud_cat @ dog).item():.2f}")
-print(f"cos(cat, dog) = {cosine_similarity(cat, dog).item():.3f}   "
-      f"cos(loud_cat, dog) = {cosine_similarity(loud_cat, dog).item():.3f}")  # fmt: skip
-torch.testing.assert_close(cosine_similarity(loud_cat, dog), cosine_similarity(cat, dog))
+dot_cat, dot_loud = (cat @ dog).item(), (loud_cat @ dog).item()
+print(f"cat · dog = {dot_cat:.2f}   loud_cat · dog = {dot_loud:.2f}")
+cos_cat = cosine_similarity(cat, dog).item()
+cos_loud = cosine_similarity(loud_cat, dog).item()
+print(f"cos(cat, dog) = {cos_cat:.3f}   cos(loud_cat, dog) = {cos_loud:.3f}")
+torch.testing.assert_close(
+    cosine_similarity(loud_cat, dog),
+    cosine_similarity(cat, dog),
+)
 torch.testing.assert_close(loud_cat @ dog, 3 * (cat @ dog))
 
 # Which key is most similar to the query "rug"? The candidates: loud_cat and mat.
 query, candidates = vec["rug"], {"loud_cat": loud_cat, "mat": mat}
 by_dot = max(candidates, key=lambda name: (candidates[name] @ query).item())
-by_cosine = max(candidates, key=lambda name: cosine_similarity(candidates[name], query).item())
+by_cosine = max(
+    candidates,
+    key=lambda name: cosine_similarity(candidates[name], query).item(),
+)
 for name, key in candidates.items():
-    print(f"{name:>8}: rug · key = {(key @ query).item():.2f}   "
-          f"cos = {cosine_similarity(key, query).item():.3f}")  # fmt: skip
+    cos = cosine_similarity(key, query).item()
+    print(f"{name:>8}: rug · key = {(key @ query).item():.2f}   cos = {cos:.3f}")
 print("most similar to 'rug' by dot product:", by_dot, "| by cosine:", by_cosine)
 assert (by_dot, by_cosine) == ("loud_cat", "mat")
 
@@ -262,7 +299,8 @@ assert (by_dot, by_cosine) == ("loud_cat", "mat")
 # number of entries in the vectors, which is why chapter 04 divides them by
 # $\sqrt{d_k}$, the square root of that number.
 #
-# :::{warning} A long vector is not a similar vector
+# :::{admonition} A long vector is not a similar vector
+# :class: warning
 # When you read raw dot products (attention scores, or similarities between
 # embeddings), a large value can mean "points the same way" or just "is
 # long". To ask about direction alone, use the cosine similarity.
@@ -280,7 +318,8 @@ assert (by_dot, by_cosine) == ("loud_cat", "mat")
 
 # %%
 dots = embeddings @ embeddings.T  # (6, 4) @ (4, 6) -> (6, 6)
-unit_rows = embeddings / embeddings.norm(dim=-1, keepdim=True)  # (6, 4), each row of length 1
+# unit_rows: (6, 4), each row of length 1
+unit_rows = embeddings / embeddings.norm(dim=-1, keepdim=True)
 cosines = unit_rows @ unit_rows.T  # (6, 6)
 torch.testing.assert_close(cosines.diagonal(), torch.ones(len(words), device=device))
 torch.testing.assert_close(dots.diagonal(), (embeddings**2).sum(-1))
@@ -288,10 +327,27 @@ mat_row = dots[words.index("mat")]
 assert words[mat_row.argmax()] == "rug"  # not "mat": rug is longer
 assert all(cosines[i].argmax() == i for i in range(len(words)))
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-plot_heatmap(dots, words, words, ax=left, title="dot products", xlabel="word", ylabel="word")
-plot_heatmap(cosines, words, words, ax=right, title="cosine similarities", xlabel="word",
-             ylabel="word", vmin=0, vmax=1)  # fmt: skip
+fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.6), layout="constrained")
+plot_heatmap(
+    dots,
+    words,
+    words,
+    ax=left,
+    title="dot products",
+    xlabel="word",
+    ylabel="word",
+)
+plot_heatmap(
+    cosines,
+    words,
+    words,
+    ax=right,
+    title="cosine similarities",
+    xlabel="word",
+    ylabel="word",
+    vmin=0,
+    vmax=1,
+)
 plt.show()
 
 # %% [markdown]
@@ -354,7 +410,8 @@ for n in range(N):  # each sequence of the batch on its own gives the same score
 print("batched scores:", tuple(batched.shape), "= (N, L, S)")
 
 # %% [markdown]
-# :::{warning} `K.T` on a batch
+# :::{admonition} `K.T` on a batch
+# :class: warning
 # `.T` reverses *all* axes: on a `(N, S, E)` tensor it gives `(E, S, N)`, not
 # what you want, and PyTorch warns that this use is deprecated. For the last
 # two axes write `K.transpose(-2, -1)` or `K.mT`.

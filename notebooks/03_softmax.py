@@ -123,8 +123,15 @@ glue("w_cat", weights[1].item(), display=False)
 # lead of the best scores.
 
 # %%
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
-plot_weights_bar(tokens, scores, ax=left, title="scores of 'it'", ylabel="score", percent=False)
+fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.2), layout="constrained")
+plot_weights_bar(
+    tokens,
+    scores,
+    ax=left,
+    title="scores of 'it'",
+    ylabel="score",
+    percent=False,
+)
 plot_weights_bar(tokens, weights, ax=right, title="softmax(scores)", ylabel="weight")
 left.axhline(0, color="gray", linewidth=0.8)
 plt.show()
@@ -168,7 +175,7 @@ assert torch.isnan(softmax_v1(scores + 100.0)).all()
 
 # %%
 def entropy(p):
-    """Entropy in nats of each distribution along the last axis; 0 · ln 0 counts as 0."""
+    """Entropy in nats of each distribution on the last axis; 0 · ln 0 counts as 0."""
     return -torch.special.xlogy(p, p).sum(-1)
 
 
@@ -176,7 +183,8 @@ temperatures = [0.25, 0.5, 1.0, 2.0, 4.0, 10.0]
 print("   T  " + " ".join(f"{t:>6}" for t in tokens) + "  entropy")
 for T in temperatures:
     p = softmax_v1(scores / T)
-    print(f"{T:5.2f} " + " ".join(f"{w:6.3f}" for w in p.tolist()) + f"  {entropy(p).item():.3f}")
+    row_text = " ".join(f"{w:6.3f}" for w in p.tolist())
+    print(f"{T:5.2f} {row_text}  {entropy(p).item():.3f}")
 
 sharp, flat = softmax_v1(scores / 0.25), softmax_v1(scores / 10.0)
 assert entropy(sharp) < entropy(weights) < entropy(flat) < math.log(S)
@@ -195,16 +203,30 @@ glue("ln_S", math.log(S), display=False)
 
 # %%
 T_grid = torch.logspace(-1.5, 1.5, 200, device=device)  # 0.03 .. 31.6
-P = softmax(scores[None, :] / T_grid[:, None], dim=-1)  # (200, S): one row per temperature
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+# P: (200, S), one row per temperature
+P = softmax(scores[None, :] / T_grid[:, None], dim=-1)
+fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), layout="constrained")
 for i, token in enumerate(tokens):
-    left.plot(T_grid.cpu(), P[:, i].cpu(), label=token, linestyle="--" if i == 4 else "-")
-left.set(xscale="log", xlabel="temperature T", ylabel="weight", title="weights vs temperature")
+    left.plot(
+        T_grid.cpu(),
+        P[:, i].cpu(),
+        label=token,
+        linestyle="--" if i == 4 else "-",
+    )
+left.set(
+    xscale="log",
+    xlabel="temperature T",
+    ylabel="weight",
+    title="weights vs temperature",
+)
 left.legend(ncol=2, fontsize=9)
 right.plot(T_grid.cpu(), entropy(P).cpu(), color="black")
 right.axhline(math.log(S), color="gray", linestyle=":", label="ln S (uniform)")
 right.set(
-    xscale="log", xlabel="temperature T", ylabel="entropy (nats)", title="entropy vs temperature"
+    xscale="log",
+    xlabel="temperature T",
+    ylabel="entropy (nats)",
+    title="entropy vs temperature",
 )
 right.legend()
 plt.show()
@@ -241,9 +263,9 @@ SoftmaxExplorer(scores=scores.tolist(), labels=tokens, temperature=1.0)
 # %%
 for dtype in (torch.float32, torch.float16):
     largest = torch.finfo(dtype).max
-    print(
-        f"{str(dtype):14} largest number {largest:.4g}  ->  exp(x) overflows above x = {math.log(largest):.2f}"
-    )
+    limit = math.log(largest)
+    print(f"{str(dtype):14} largest number {largest:.4g}", end="  ->  ")
+    print(f"exp(x) overflows above x = {limit:.2f}")
 
 big = torch.tensor([1000.0, 999.0, 0.0], device=device)
 print("float32, scores [1000, 999, 0]:", softmax_v1(big))
@@ -254,7 +276,8 @@ assert torch.isnan(softmax_v1(big)).any() and torch.isnan(softmax_v1(half)).any(
 # How often does a score pass float16's limit? Dot products of random
 # d_k-dimensional vectors with standard-normal entries, as in chapter 04:
 d_k = 64
-q, k = torch.randn(2, 10_000, d_k, device=device)  # (2, 10000, d_k): 10,000 query-key pairs
+# q, k: (10000, d_k) each, 10,000 query-key pairs
+q, k = torch.randn(2, 10_000, d_k, device=device)
 limit16 = math.log(torch.finfo(torch.float16).max)
 share_over = ((q * k).sum(-1) > limit16).float().mean().item()
 print(f"share of such dot products above {limit16:.2f}: {share_over:.1%}")
@@ -284,7 +307,8 @@ glue("d_k_random", d_k, display=False)
 # %%
 def stable_softmax(x, dim=-1):
     """Softmax along ``dim`` that cannot overflow: subtract the maximum first."""
-    m = x.amax(dim=dim, keepdim=True)  # (..., 1, ...): the reduced axis kept with size 1
+    # m: (..., 1, ...), the reduced axis kept with size 1
+    m = x.amax(dim=dim, keepdim=True)
     e = torch.exp(x - m)  # every exponent <= 0, so every e <= 1
     return e / e.sum(dim=dim, keepdim=True)
 
@@ -292,12 +316,20 @@ def stable_softmax(x, dim=-1):
 print("float32, scores [1000, 999, 0]:", stable_softmax(big))
 print("float16, scores [12, 11, 0]:   ", stable_softmax(half))
 tiny = torch.tensor([-1000.0, -1001.0], device=device)
-print("float32, scores [-1000, -1001]:", softmax_v1(tiny), "naive vs stable", stable_softmax(tiny))
+print(
+    "float32, scores [-1000, -1001]:",
+    softmax_v1(tiny),
+    "naive vs stable",
+    stable_softmax(tiny),
+)
 
 # Same answer as before on ordinary scores, and finite on extreme ones.
 torch.testing.assert_close(stable_softmax(scores), weights)
 torch.testing.assert_close(stable_softmax(big), torch.softmax(big, dim=-1))
-torch.testing.assert_close(stable_softmax(half), torch.softmax(half.float(), dim=-1).half())
+torch.testing.assert_close(
+    stable_softmax(half),
+    torch.softmax(half.float(), dim=-1).half(),
+)
 assert torch.isfinite(stable_softmax(tiny)).all()
 
 # %% [markdown]
@@ -305,7 +337,8 @@ assert torch.isfinite(stable_softmax(tiny)).all()
 # every $e^{x}$ round to 0, and $0/0$ is `nan` too. Subtracting the maximum
 # fixes both.
 #
-# :::{warning} Overflow in `exp`
+# :::{admonition} Overflow in `exp`
+# :class: warning
 # Never compute `torch.exp(scores)` on raw attention scores. Use
 # `torch.softmax`, `torch.log_softmax` or `attnbook.functional.softmax`, which
 # subtract the maximum for you. A `nan` that appears "at random" during
@@ -333,7 +366,8 @@ torch.testing.assert_close(right_axis.sum(dim=-1), torch.ones(L, device=device))
 assert not torch.allclose(wrong_axis.sum(dim=-1), torch.ones(L, device=device))
 
 # %% [markdown]
-# :::{warning} Softmax over the wrong axis
+# :::{admonition} Softmax over the wrong axis
+# :class: warning
 # `dim=0` runs without an error and returns numbers between 0 and 1, yet each
 # query's weights no longer sum to 1: the softmax mixed the queries together.
 # In attention the scores have shape `(..., L, S)` and the softmax goes over
@@ -362,7 +396,8 @@ for dim in (0, 1, 2, -1):
     torch.testing.assert_close(torch.softmax(x, dim=dim), ours)
 for T in (0.1, 0.5, 2.0, 7.0):
     torch.testing.assert_close(softmax(x, temperature=T), stable_softmax(x / T))
-print("attnbook.functional.softmax == stable_softmax == torch.softmax on 4 axes and 4 temperatures")
+print("attnbook.functional.softmax == stable_softmax == torch.softmax")
+print("on 4 axes and 4 temperatures")
 
 huge = torch.tensor([[1e4, -1e4, 0.0]], device=device, dtype=torch.float16)
 print("float16 [1e4, -1e4, 0]:", softmax(huge))

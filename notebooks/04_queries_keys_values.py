@@ -96,7 +96,8 @@ keys = torch.tensor(
     device=device,
 )  # (S, 3)
 values = torch.tensor([9.5, 8.0, 6.5], device=device)  # (S,): the prices
-query = torch.tensor([0.8, 0.6, 0.1], device=device)  # "something cheesy, a bit of tomato"
+# "something cheesy, a bit of tomato"
+query = torch.tensor([0.8, 0.6, 0.1], device=device)
 
 scores = keys @ query  # (S,): one score per key
 best = scores.argmax()
@@ -117,7 +118,8 @@ for dish, w in zip(dishes, weights.tolist(), strict=True):
     print(f"{dish:>5}: weight {w:.3f}")
 print(f"soft lookup: {soft.item():.3f}")
 torch.testing.assert_close(weights.sum(), torch.tensor(1.0, device=device))
-assert values.min() <= soft <= values.max()  # a weighted average stays between the values
+# a weighted average stays between the values
+assert values.min() <= soft <= values.max()
 
 # %% [markdown]
 # Why give up the exact answer? Because a network learns by gradient descent:
@@ -128,7 +130,8 @@ assert values.min() <= soft <= values.max()  # a weighted average stays between 
 
 # %%
 q = query.clone().requires_grad_(True)
-hard_answer = values[(keys @ q).argmax()]  # argmax returns an index: no gradient flows through
+# argmax returns an index: no gradient flows through
+hard_answer = values[(keys @ q).argmax()]
 soft_answer = torch.softmax(keys @ q, dim=0) @ values
 soft_answer.backward()
 print("hard lookup tracks a gradient:", hard_answer.requires_grad)
@@ -190,13 +193,16 @@ x = torch.tensor(
     device=device,
 )  # (L, E) = (3, 4)
 W_Q = torch.tensor(
-    [[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.5, 0.0, 1.0], [0.0, 0.5, 0.0]], device=device
+    [[1.0, 0.0, 0.5], [0.0, 1.0, 0.0], [0.5, 0.0, 1.0], [0.0, 0.5, 0.0]],
+    device=device,
 )
 W_K = torch.tensor(
-    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.5], [0.5, 0.0, 0.0], [0.0, 0.5, 1.0]], device=device
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.5], [0.5, 0.0, 0.0], [0.0, 0.5, 1.0]],
+    device=device,
 )
 W_V = torch.tensor(
-    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.0, 0.5]], device=device
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.0, 0.5]],
+    device=device,
 )
 
 Q, K, V = x @ W_Q, x @ W_K, x @ W_V  # (3, 4) @ (4, 3) -> (3, 3) each
@@ -270,14 +276,27 @@ torch.testing.assert_close(scores[1], torch.tensor(hand_scaled, device=device))
 torch.testing.assert_close(attn[1], torch.tensor(hand_weights, device=device))
 torch.testing.assert_close(output[1], torch.tensor(hand_output, device=device))
 torch.testing.assert_close(attn.sum(-1), torch.ones(3, device=device))
-assert (attn.argmax(dim=-1) == tokens.index("pizza")).all()  # every query looks most at pizza
+# every query looks most at pizza
+assert (attn.argmax(dim=-1) == tokens.index("pizza")).all()
 print("the matrix version reproduces every number of the hand computation")
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+fig, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), layout="constrained")
 plot_heatmap(
-    attn, tokens, tokens, ax=left, title="attention weights (rows: queries)", vmin=0, vmax=1
+    attn,
+    tokens,
+    tokens,
+    ax=left,
+    title="attention weights (rows: queries)",
+    vmin=0,
+    vmax=1,
 )
-plot_weights_bar(tokens, attn[1], ax=right, title="weights of the query 'love'", highlight=1)
+plot_weights_bar(
+    tokens,
+    attn[1],
+    ax=right,
+    title="weights of the query 'love'",
+    highlight=1,
+)
 plt.show()
 
 # %% [markdown]
@@ -372,26 +391,39 @@ for d in dims:
 print(" d_k | max weight raw / scaled | entropy raw / scaled | gradient raw / scaled")
 for d in dims:
     r, s = stats["raw"][d], stats["scaled"][d]
-    print(f"{d:4d} |  {r['max_weight']:.3f} / {s['max_weight']:.3f}          |"
-          f"  {r['entropy']:.3f} / {s['entropy']:.3f}       |  {r['grad']:.4f} / {s['grad']:.4f}")  # fmt: skip
+    print(
+        f"{d:4d} |  {r['max_weight']:.3f} / {s['max_weight']:.3f}          |"
+        f"  {r['entropy']:.3f} / {s['entropy']:.3f}       |"
+        f"  {r['grad']:.2e} / {s['grad']:.2e}"
+    )
 
 raw_big, scaled_big = stats["raw"][1024], stats["scaled"][1024]
 assert raw_big["max_weight"] > 0.95 and raw_big["grad"] < 0.01 * scaled_big["grad"]
 assert stats["raw"][256]["grad"] < 0.1 * stats["scaled"][256]["grad"]
 glue("sat_max_weight", raw_big["max_weight"], display=False)
-glue("sat_grad_ratio_256", stats["scaled"][256]["grad"] / stats["raw"][256]["grad"], display=False)
+glue(
+    "sat_grad_ratio_256",
+    stats["scaled"][256]["grad"] / stats["raw"][256]["grad"],
+    display=False,
+)
 glue("sat_grad_1024", raw_big["grad"], display=False)
 glue("scaled_grad", scaled_big["grad"], display=False)
 glue("scaled_max_weight", scaled_big["max_weight"], display=False)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+fig, grid = plt.subplots(2, 2, figsize=(8.5, 6), layout="constrained")
+axes = grid.flat[:3]  # three panels; the fourth slot holds the legend
 for kind, style in (("raw", "o-"), ("scaled", "s--")):
     label = "q·k" if kind == "raw" else "q·k / √d_k"
     axes[0].plot(dims, [stats[kind][d]["max_weight"] for d in dims], style, label=label)
     axes[1].plot(dims, [stats[kind][d]["entropy"] for d in dims], style, label=label)
     axes[2].plot(dims, [stats[kind][d]["grad"] for d in dims], style, label=label)
-axes[1].axhline(math.log(num_keys), color="gray", linestyle=":", label=f"ln {num_keys} (uniform)")
+axes[1].axhline(
+    math.log(num_keys),
+    color="gray",
+    linestyle=":",
+    label=f"ln {num_keys} (uniform)",
+)
 titles = [
     "largest weight (mean over queries)",
     "entropy of the weights (nats)",
@@ -400,7 +432,9 @@ titles = [
 for ax, title in zip(axes, titles, strict=True):
     ax.set(xscale="log", xlabel="d_k", title=title)
     ax.set_xticks(dims, [str(d) for d in dims])
-    ax.legend(fontsize=9)
+    ax.minorticks_off()
+grid[1, 1].axis("off")
+grid[1, 1].legend(*axes[1].get_legend_handles_labels(), loc="center")
 plt.show()
 
 # %% [markdown]
@@ -442,21 +476,31 @@ ScalingExplorer(d_k=64)
 embed_dim, num_heads = 512, 8
 head_dim = embed_dim // num_heads
 right_scale, wrong_scale = 1 / math.sqrt(head_dim), 1 / math.sqrt(embed_dim)
-print(f"head_dim = {head_dim}: right scale 1/sqrt({head_dim}) = {right_scale:.4f}, "
-      f"wrong scale 1/sqrt({embed_dim}) = {wrong_scale:.4f}")  # fmt: skip
+print(
+    f"head_dim = {head_dim}: right scale 1/sqrt({head_dim}) = {right_scale:.4f}, "
+    f"wrong scale 1/sqrt({embed_dim}) = {wrong_scale:.4f}"
+)
 
 q = torch.randn(256, head_dim, device=device)  # one head's queries
 k = torch.randn(16, head_dim, device=device)  # and keys
-for name, scale in (("1/sqrt(head_dim)", right_scale), ("1/sqrt(embed_dim)", wrong_scale)):
+for name, scale in (
+    ("1/sqrt(head_dim)", right_scale),
+    ("1/sqrt(embed_dim)", wrong_scale),
+):
     s = (q @ k.T) * scale
     p = torch.softmax(s, dim=-1)
-    print(f"{name:>17}: score std {s.std().item():.3f}, largest weight {p.max(-1).values.mean().item():.3f}, "
-          f"entropy {(-torch.special.xlogy(p, p).sum(-1)).mean().item():.3f} (uniform: {math.log(16):.3f})")  # fmt: skip
+    largest = p.max(-1).values.mean().item()
+    spread = (-torch.special.xlogy(p, p).sum(-1)).mean().item()  # entropy
+    print(
+        f"{name:>17}: score std {s.std().item():.3f}, largest weight {largest:.3f}, "
+        f"entropy {spread:.3f} (uniform: {math.log(16):.3f})"
+    )
 assert math.isclose(right_scale / wrong_scale, math.sqrt(num_heads))
 glue("sqrt_heads", math.sqrt(num_heads), display=False)
 
 # %% [markdown]
-# :::{warning} Scale by the head size, not the model width
+# :::{admonition} Scale by the head size, not the model width
+# :class: warning
 # With $1/\sqrt{E}$ the scores shrink by a further factor $\sqrt{H}$
 # ({glue:text}`sqrt_heads:.2f` here): a softmax temperature of
 # {glue:text}`sqrt_heads:.2f` that flattens
@@ -477,7 +521,10 @@ glue("sqrt_heads", math.sqrt(num_heads), display=False)
 
 # %%
 def attention_numpy(Q, K, V):
-    """softmax(Q Kᵀ / sqrt(d_k)) V with NumPy arrays of shape (..., L, d_k), (..., S, d_k), (..., S, d_v)."""
+    """softmax(Q Kᵀ / sqrt(d_k)) V with NumPy arrays.
+
+    Shapes: Q (..., L, d_k), K (..., S, d_k), V (..., S, d_v).
+    """
     d_k = Q.shape[-1]
     scores = Q @ np.swapaxes(K, -2, -1) / np.sqrt(d_k)  # (..., L, S)
     scores = scores - scores.max(axis=-1, keepdims=True)  # stable softmax, chapter 03
@@ -529,11 +576,15 @@ torch.testing.assert_close(out_numpy, out_ours)
 torch.testing.assert_close(out_lib, out_ours)
 torch.testing.assert_close(w_lib, w_ours)
 torch.testing.assert_close(
-    out_torch, out_ours, atol=1e-5, rtol=1e-4
+    out_torch,
+    out_ours,
+    atol=1e-5,
+    rtol=1e-4,
 )  # fused kernels add in another order
 for name, out in (("numpy", out_numpy), ("attnbook", out_lib), ("torch", out_torch)):
-    print(f"{name:>8} vs ours: largest difference {(out - out_ours).abs().max().item():.2e}")
-max_diff = max((out - out_ours).abs().max().item() for out in (out_numpy, out_lib, out_torch))
+    print(f"{name:>8} vs ours: largest difference {(out - out_ours).abs().max():.2e}")
+outs = (out_numpy, out_lib, out_torch)
+max_diff = max((out - out_ours).abs().max().item() for out in outs)
 glue("max_diff", max_diff, display=False)
 
 # %% [markdown]
@@ -547,13 +598,22 @@ def grads(fn):
     q, k, v = (t.detach().double().requires_grad_(True) for t in (Qr, Kr, Vr))
     out = fn(q, k, v)
     (
-        out * torch.linspace(-1, 1, out.numel(), device=device, dtype=torch.float64).view_as(out)
+        out
+        * torch.linspace(
+            -1,
+            1,
+            out.numel(),
+            device=device,
+            dtype=torch.float64,
+        ).view_as(out)
     ).sum().backward()
     return q.grad, k.grad, v.grad
 
 
 for ours_grad, torch_grad in zip(
-    grads(lambda q, k, v: attention(q, k, v)[0]), grads(F.scaled_dot_product_attention), strict=True
+    grads(lambda q, k, v: attention(q, k, v)[0]),
+    grads(F.scaled_dot_product_attention),
+    strict=True,
 ):
     torch.testing.assert_close(ours_grad, torch_grad)
 print("gradients with respect to Q, K and V match PyTorch's (float64)")

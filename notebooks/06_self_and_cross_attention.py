@@ -46,7 +46,11 @@ import torch.nn.functional as F
 from attnbook.attention import MultiheadAttention
 from attnbook.data import qa_examples, split_words
 from attnbook.device import default_device, describe_device, seed_everything
-from attnbook.exercises import check_attention_shapes, check_cross_attention, check_self_attention
+from attnbook.exercises import (
+    check_attention_shapes,
+    check_cross_attention,
+    check_self_attention,
+)
 from attnbook.functional import scaled_dot_product_attention
 from attnbook.notebook import glue
 from attnbook.viz import plot_heatmap, use_book_style
@@ -93,7 +97,14 @@ Q, K, V = x @ W_Q, x @ W_K, x @ W_V  # all three from x: (N, L, E) each
 scores = Q @ K.transpose(-2, -1) / math.sqrt(E)  # (N, L, E) @ (N, E, L) -> (N, L, L)
 weights = torch.softmax(scores, dim=-1)  # (N, L, L)
 out = weights @ V  # (N, L, L) @ (N, L, E) -> (N, L, E)
-print("x", tuple(x.shape), "-> scores", tuple(scores.shape), "-> output", tuple(out.shape))
+print(
+    "x",
+    tuple(x.shape),
+    "-> scores",
+    tuple(scores.shape),
+    "-> output",
+    tuple(out.shape),
+)
 assert scores.shape == (N, L, L) and out.shape == (N, L, E)
 torch.testing.assert_close(out, F.scaled_dot_product_attention(Q, K, V))
 torch.testing.assert_close(out, scaled_dot_product_attention(Q, K, V))
@@ -135,7 +146,8 @@ meaning_of = {
     "tapis": "MAT",
 }
 generator = torch.Generator().manual_seed(1)
-meaning = {m: torch.randn(E, generator=generator) for m in sorted(set(meaning_of.values()))}
+meanings = sorted(set(meaning_of.values()))
+meaning = {m: torch.randn(E, generator=generator) for m in meanings}
 
 
 def embed(sentence):
@@ -146,7 +158,8 @@ def embed(sentence):
 source = embed(english).unsqueeze(0)  # (N, S, E): the encoder's side
 target = embed(french).unsqueeze(0)  # (N, L, E): the decoder's side
 S, L = source.shape[1], target.shape[1]
-print(f"target (queries): {tuple(target.shape)}  source (keys, values): {tuple(source.shape)}")
+print(f"target (queries): {tuple(target.shape)}", end="  ")
+print(f"source (keys, values): {tuple(source.shape)}")
 assert (L, S) == (8, 7)
 glue("xattn_L", L)
 glue("xattn_S", S)
@@ -160,7 +173,8 @@ glue("xattn_S", S)
 Q = target  # (N, L, E)   identity W_Q
 K = V = source  # (N, S, E)   identity W_K, W_V
 scores = Q @ K.transpose(-2, -1) / math.sqrt(E)  # (N, L, E) @ (N, E, S) -> (N, L, S)
-alignment = torch.softmax(scores, dim=-1)  # (N, L, S): each French word's weights over English
+# alignment: (N, L, S), each French word's weights over English
+alignment = torch.softmax(scores, dim=-1)
 out = alignment @ V  # (N, L, S) @ (N, S, E) -> (N, L, E)
 print("scores:", tuple(scores.shape), " output:", tuple(out.shape))
 assert scores.shape == (N, L, S) and out.shape == (N, L, E)
@@ -206,7 +220,8 @@ assert best[0] == best[6] == "the"
 # ```
 
 # %%
-swapped = F.scaled_dot_product_attention(source, target, target)  # (N, S, E): the wrong roles
+# swapped: (N, S, E), the wrong roles
+swapped = F.scaled_dot_product_attention(source, target, target)
 print("intended:", tuple(out.shape), " swapped:", tuple(swapped.shape))
 assert swapped.shape == (N, S, E) != out.shape
 
@@ -225,7 +240,13 @@ kdim = 24
 glue("xattn_kdim", kdim)
 source_wide = torch.randn(N, S, kdim, device=device)  # (N, S, kdim): another width
 cross = MultiheadAttention(embed_dim=E, num_heads=4, kdim=kdim, vdim=kdim).to(device)
-out, w = cross(target, source_wide, source_wide, need_weights=True, average_attn_weights=False)
+out, w = cross(
+    target,
+    source_wide,
+    source_wide,
+    need_weights=True,
+    average_attn_weights=False,
+)
 print("query", tuple(target.shape), "key/value", tuple(source_wide.shape))
 print("-> output", tuple(out.shape), " weights per head", tuple(w.shape))
 assert out.shape == (N, L, E) and w.shape == (N, 4, L, S)
@@ -240,8 +261,11 @@ print("same output from torch.nn.MultiheadAttention")
 # key, so both need $S$ rows. Pass sequences of different lengths and the module
 # refuses with a message that names the problem:
 
-# %% tags=["raises-exception"]
-cross(target, source_wide, source_wide[:, :5])  # 7 keys but 5 values
+# %%
+try:
+    cross(target, source_wide, source_wide[:, :5])  # 7 keys but 5 values
+except ValueError as error:
+    print("ValueError:", error)
 
 # %% [markdown]
 # ## The wirings in practice
@@ -265,7 +289,8 @@ edited = text.clone()
 edited[:, -1] = torch.randn(E, device=device)  # a different last token
 a = lm_layer(text, text, text, is_causal=True)[0]  # (N, L, E)
 b = lm_layer(edited, edited, edited, is_causal=True)[0]
-torch.testing.assert_close(a[:, :-1], b[:, :-1])  # positions 0..4 did not see the change
+# positions 0..4 did not see the change
+torch.testing.assert_close(a[:, :-1], b[:, :-1])
 assert not torch.allclose(a[:, -1], b[:, -1])
 print("outputs before the edited token are unchanged")
 
@@ -302,10 +327,8 @@ encoded_source = encoder_layer(source, source, source)[0]  # (N, S, E): computed
 for step in (1, 2, 3):
     written = target[:, :step]  # (N, step, E): the target so far
     out = decoder_cross(written, encoded_source, encoded_source)[0]  # (N, step, E)
-    print(
-        f"step {step}: queries {tuple(written.shape)} x keys {tuple(encoded_source.shape)}"
-        f" -> {tuple(out.shape)}"
-    )
+    shapes = [tuple(t.shape) for t in (written, encoded_source, out)]
+    print(f"step {step}: queries {shapes[0]} x keys {shapes[1]} -> {shapes[2]}")
     assert out.shape == (N, step, E)
 
 # %% [markdown]
@@ -331,12 +354,16 @@ def vectors(ws):
 
 
 qa_cross = MultiheadAttention(embed_dim=E, num_heads=4).to(device)
-out, w = qa_cross(vectors(question), vectors(passage), vectors(passage), need_weights=True)
-print(
-    f"question L={len(question)}, passage S={len(passage)} -> output {tuple(out.shape)}, "
-    f"weights {tuple(w.shape)}"
+out, w = qa_cross(
+    vectors(question),
+    vectors(passage),
+    vectors(passage),
+    need_weights=True,
 )
-assert out.shape == (1, len(question), E) and w.shape == (1, len(question), len(passage))
+L_q, S_p = len(question), len(passage)
+print(f"question L={L_q}, passage S={S_p}", end=" ")
+print(f"-> output {tuple(out.shape)}, weights {tuple(w.shape)}")
+assert out.shape == (1, L_q, E) and w.shape == (1, L_q, S_p)
 glue("qa_l", len(question))
 glue("qa_s", len(passage))
 
@@ -354,7 +381,8 @@ glue("qa_s", len(passage))
 # stand in random features for a 4 × 4 grid of patches, 48 features each.
 
 # %%
-patches = torch.randn(1, 16, 48, device=device)  # (N, S, kdim): 16 patches of 48 features
+# patches: (N, S, kdim), 16 patches of 48 features
+patches = torch.randn(1, 16, 48, device=device)
 caption = torch.randn(1, 5, E, device=device)  # (N, L, E): "a cat on a mat" so far
 look = MultiheadAttention(embed_dim=E, num_heads=4, kdim=48, vdim=48).to(device)
 out, w = look(caption, patches, patches, need_weights=True)
@@ -369,7 +397,8 @@ print(
     tuple(w.shape),
 )
 assert out.shape == (1, 5, E) and w.shape == (1, 5, 16)
-patch_grid = w[0, 1].reshape(4, 4)  # the second word's weights, back on the 4 x 4 image grid
+# the second word's weights, back on the 4 x 4 image grid
+patch_grid = w[0, 1].reshape(4, 4)
 torch.testing.assert_close(patch_grid.sum(), torch.tensor(1.0, device=device))
 
 # %% [markdown]
@@ -430,7 +459,8 @@ check_self_attention(my_self_attention)
 # %% tags=["hide-input"]
 def my_self_attention(x, w_q, w_k, w_v):
     q, k, v = x @ w_q.T, x @ w_k.T, x @ w_v.T  # (N, L, E) each, all from x
-    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1]), dim=-1)  # (N, L, L)
+    # weights: (N, L, L)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(x.shape[-1]), dim=-1)
     return weights @ v  # (N, L, E)
 
 
@@ -460,7 +490,8 @@ check_cross_attention(my_cross_attention)
 def my_cross_attention(x, memory, w_q, w_k, w_v):
     q = x @ w_q.T  # (N, L, E): queries from x
     k, v = memory @ w_k.T, memory @ w_v.T  # (N, S, E): keys and values from memory
-    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # (N, L, S)
+    # weights: (N, L, S)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
     return weights @ v  # (N, L, E)
 
 

@@ -45,7 +45,11 @@ import torch.nn.functional as F
 
 from attnbook.attention import MultiheadAttention
 from attnbook.device import default_device, describe_device, seed_everything
-from attnbook.exercises import check_causal_mask, check_masked_softmax, check_padding_mask
+from attnbook.exercises import (
+    check_causal_mask,
+    check_masked_softmax,
+    check_padding_mask,
+)
 from attnbook.functional import scaled_dot_product_attention
 from attnbook.masks import (
     causal_mask,
@@ -95,7 +99,8 @@ for n, s in enumerate(sentences):
 ids = ids.to(device)
 print("lengths:", lengths)
 print(ids)
-assert ids.shape == (3, 6) and (ids == PAD).sum().item() == len(sentences) * S - sum(lengths)
+num_pads = len(sentences) * S - sum(lengths)
+assert ids.shape == (3, 6) and (ids == PAD).sum().item() == num_pads
 
 # %% [markdown]
 # Without a mask the padding takes part in attention like any word. The
@@ -109,7 +114,8 @@ layer = MultiheadAttention(embed_dim=E, num_heads=2).to(device)
 x = embedding(ids).detach()  # (N, S, E)
 
 with torch.no_grad():
-    alone = layer(x[:1, :3], x[:1, :3], x[:1, :3])[0]  # "The cat sat" on its own: (1, 3, E)
+    # "The cat sat" on its own: (1, 3, E)
+    alone = layer(x[:1, :3], x[:1, :3], x[:1, :3])[0]
     in_batch = layer(x, x, x)[0][:1, :3]  # the same words inside the padded batch
 gap = (alone - in_batch).abs().max().item()
 print(f"largest difference, alone vs in the padded batch: {gap:.3f}")
@@ -126,7 +132,10 @@ keep = ids != PAD  # (N, S): True at real tokens
 pad_mask = keep[:, None, None, :]  # (N, 1, 1, S): broadcasts over heads and queries
 print(pad_mask.shape)
 print(keep.int())
-assert torch.equal(pad_mask, padding_mask(torch.tensor(lengths, device=device), max_len=S))
+assert torch.equal(
+    pad_mask,
+    padding_mask(torch.tensor(lengths, device=device), max_len=S),
+)
 
 # %% [markdown]
 # The shape $(N, 1, 1, S)$ is deliberate. Scores have shape $(N, H, L, S)$; the
@@ -174,7 +183,8 @@ scores = torch.randn(L, L, device=device)
 weights = torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1)  # (L, L)
 print(weights.round(decimals=2))
 assert torch.all(weights[~causal] == 0)  # exactly zero above the diagonal
-torch.testing.assert_close(weights.sum(-1), torch.ones(L, device=device))  # rows still sum to 1
+# rows still sum to 1
+torch.testing.assert_close(weights.sum(-1), torch.ones(L, device=device))
 assert weights[0, 0] == 1  # the first token can only look at itself
 
 # %% [markdown]
@@ -197,7 +207,10 @@ print("attn_mask=causal_mask(L) is is_causal=True")
 
 # %%
 wrong = torch.softmax(scores, dim=-1) * causal  # masking after the softmax
-print("row sums when masking after the softmax:", [round(v, 3) for v in wrong.sum(-1).tolist()])
+print(
+    "row sums when masking after the softmax:",
+    [round(v, 3) for v in wrong.sum(-1).tolist()],
+)
 assert not torch.allclose(wrong.sum(-1), torch.ones(L, device=device))
 
 # %% [markdown]
@@ -217,12 +230,16 @@ with torch.no_grad():
     full = layer(sentence, sentence, sentence, is_causal=True)[0]  # (1, L, E)
     for t in range(1, L + 1):
         prefix = sentence[:, :t]  # what exists after writing t tokens
-        torch.testing.assert_close(layer(prefix, prefix, prefix, is_causal=True)[0], full[:, :t])
+        torch.testing.assert_close(
+            layer(prefix, prefix, prefix, is_causal=True)[0],
+            full[:, :t],
+        )
     peeking = layer(sentence, sentence, sentence)[0]  # no mask
     prefix_alone = layer(sentence[:, :3], sentence[:, :3], sentence[:, :3])[0]
 peek_gap = (peeking[:, :3] - prefix_alone).abs().max().item()
 print("causal: every prefix agrees with the full sentence")
-print(f"no mask: the first 3 outputs change by up to {peek_gap:.3f} once later words exist")
+print(f"no mask: the first 3 outputs change by up to {peek_gap:.3f}", end=" ")
+print("once later words exist")
 assert peek_gap > 1e-3
 
 # %% [markdown]
@@ -236,18 +253,18 @@ assert peek_gap > 1e-3
 
 # %%
 combined = causal & pad_mask  # (L, L) & (N, 1, 1, S) -> (N, 1, L, S)
-print(
-    "causal", tuple(causal.shape), "& padding", tuple(pad_mask.shape), "->", tuple(combined.shape)
-)
+print("causal", tuple(causal.shape), "& padding", tuple(pad_mask.shape), end=" ")
+print("->", tuple(combined.shape))
 assert torch.equal(combined, combine_masks(causal, pad_mask))
 assert combined.shape == (3, 1, L, S)
 
 labels = ["The", "cat", "sat", "<pad>", "<pad>", "<pad>"]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(8.5, 3.6), layout="constrained")
+fig.get_layout_engine().set(wspace=0.08)  # a gap between the panels
 panels = [
     (pad_mask[0, 0].expand(L, S), "padding (sentence 1)"),
     (causal, "causal"),
-    (combined[0, 0], "combined: padding AND causal"),
+    (combined[0, 0], "padding AND causal"),
 ]
 for ax, (mask, title) in zip(axes, panels, strict=True):
     plot_heatmap(
@@ -262,6 +279,10 @@ for ax, (mask, title) in zip(axes, panels, strict=True):
         colorbar=False,
         fmt="{:.0f}",
     )
+    # "<pad>" labels side by side would touch
+    ax.tick_params(axis="x", labelrotation=90)
+for ax in axes[1:]:
+    ax.set(ylabel="", yticklabels=[])  # same rows as the first panel
 plt.show()
 
 # %% [markdown]
@@ -278,7 +299,8 @@ plt.show()
 # look only at keys up to itself — all of them padding.
 
 # %%
-left_padded = torch.tensor([[False, False, True, True, True, True]], device=device)  # (N, S)
+# left_padded: (N, S)
+left_padded = torch.tensor([[False, False, True, True, True, True]], device=device)
 mask = causal & left_padded[:, None, None, :]  # (1, 1, L, S)
 empty_rows = ~mask.any(-1)  # (1, 1, L): True where a query may see nothing
 print(mask[0, 0].int())
@@ -309,10 +331,17 @@ assert torch.isnan(naive_out[0, 0, :2]).all() and torch.isnan(naive_out.sum())
 # `attnbook.functional.scaled_dot_product_attention`).
 
 # %%
-ours, our_weights = scaled_dot_product_attention(q, k, v, attn_mask=mask, need_weights=True)
+ours, our_weights = scaled_dot_product_attention(
+    q,
+    k,
+    v,
+    attn_mask=mask,
+    need_weights=True,
+)
 print("attnbook weights, row 0:", our_weights[0, 0, 0].tolist())
 assert torch.all(our_weights[0, 0, :2] == 0) and torch.all(ours[0, 0, :2] == 0)
-torch.testing.assert_close(ours[0, 0, 2:], naive_out[0, 0, 2:])  # the other rows are as before
+# the other rows are as before
+torch.testing.assert_close(ours[0, 0, 2:], naive_out[0, 0, 2:])
 
 # %% [markdown]
 # What does PyTorch do? We measure it instead of guessing: the functional
@@ -330,7 +359,8 @@ def describe(t):
     return "zeros" if torch.all(row == 0) else "other values"
 
 
-mha = MultiheadAttention(4, 1, bias=False).to(device)  # no biases: a zero row stays zero
+# no biases: a zero row stays zero
+mha = MultiheadAttention(4, 1, bias=False).to(device)
 torch_mha = mha.to_torch()
 xs = torch.randn(1, L, 4, device=device)  # (N, L, E)
 mha_mask = to_torch_mha_mask(mask[0, 0])  # (L, S) in nn.MultiheadAttention's polarity
@@ -338,22 +368,26 @@ with torch.no_grad():
     measured = {
         "attnbook.functional.scaled_dot_product_attention": describe(ours),
         "torch F.scaled_dot_product_attention": describe(
-            F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
         ),
         "torch nn.MultiheadAttention, need_weights=True": describe(
-            torch_mha(xs, xs, xs, attn_mask=mha_mask, need_weights=True)[0]
+            torch_mha(xs, xs, xs, attn_mask=mha_mask, need_weights=True)[0],
         ),
         "torch nn.MultiheadAttention, need_weights=False": describe(
-            torch_mha(xs, xs, xs, attn_mask=mha_mask, need_weights=False)[0]
+            torch_mha(xs, xs, xs, attn_mask=mha_mask, need_weights=False)[0],
         ),
-        "attnbook MultiheadAttention": describe(mha(xs, xs, xs, attn_mask=mask[0, 0])[0]),
+        "attnbook MultiheadAttention": describe(
+            mha(xs, xs, xs, attn_mask=mask[0, 0])[0],
+        ),
     }
-print(f"torch {torch.__version__} on {device.type}: output of a query with no allowed key")
+print(f"torch {torch.__version__} on {device.type}:", end=" ")
+print("output of a query with no allowed key")
 for name, verdict in measured.items():
     print(f"  {name:<50} {verdict}")
 assert measured["attnbook.functional.scaled_dot_product_attention"] == "zeros"
 assert measured["attnbook MultiheadAttention"] == "zeros"
-if torch.__version__.startswith("2.13") and device.type == "cpu":  # the build the text describes
+# the build the text describes
+if torch.__version__.startswith("2.13") and device.type == "cpu":
     assert measured["torch F.scaled_dot_product_attention"] == "zeros"
     assert measured["torch nn.MultiheadAttention, need_weights=True"] == "nan"
     assert measured["torch nn.MultiheadAttention, need_weights=False"] == "zeros"
@@ -411,11 +445,17 @@ print("boolean and additive masks agree")
 # %%
 float_01 = causal.float()  # 1.0 and 0.0: looks like a mask, is a bias
 _, w_bool = scaled_dot_product_attention(q, k, v, attn_mask=causal, need_weights=True)
-_, w_float = scaled_dot_product_attention(q, k, v, attn_mask=float_01, need_weights=True)
+_, w_float = scaled_dot_product_attention(
+    q,
+    k,
+    v,
+    attn_mask=float_01,
+    need_weights=True,
+)
 future_bool = (w_bool * ~causal).sum(-1)  # (N, H, L): each row's weight on future keys
 future_float = (w_float * ~causal).sum(-1)
-leak = future_float.max().item()
-print(f"boolean mask: largest weight a row puts on future keys = {future_bool.max().item():.3f}")
+clean, leak = future_bool.max().item(), future_float.max().item()
+print(f"boolean mask: largest weight a row puts on future keys = {clean:.3f}")
 print(f"0/1 float mask: largest weight a row puts on future keys = {leak:.3f}")
 assert future_bool.max() == 0 and leak > 0.1
 glue("float_leak", leak)
@@ -445,7 +485,8 @@ xs = torch.randn(2, L, 8, device=device)  # (N, L, E)
 mask = causal_mask(L, device=device)  # SDPA polarity: True = may attend
 with torch.no_grad():
     ours, our_w = mha(xs, xs, xs, attn_mask=mask, need_weights=True)
-    theirs, their_w = torch_mha(xs, xs, xs, attn_mask=mask, need_weights=True)  # wrong polarity!
+    # wrong polarity!
+    theirs, their_w = torch_mha(xs, xs, xs, attn_mask=mask, need_weights=True)
 print("attnbook weights of query 2:", [round(w, 2) for w in our_w[0, 2].tolist()])
 print("torch    weights of query 2:", [round(w, 2) for w in their_w[0, 2].tolist()])
 assert torch.all(their_w[0, 2, :3] == 0)  # torch hid the past and the token itself
@@ -462,7 +503,13 @@ assert torch.all(their_w[0, 2, :3] == 0)  # torch hid the past and the token its
 print("last row, wrong polarity:", theirs[0, -1, :3].tolist())
 assert torch.isnan(theirs[:, -1]).all()
 with torch.no_grad():
-    fixed, fixed_w = torch_mha(xs, xs, xs, attn_mask=to_torch_mha_mask(mask), need_weights=True)
+    fixed, fixed_w = torch_mha(
+        xs,
+        xs,
+        xs,
+        attn_mask=to_torch_mha_mask(mask),
+        need_weights=True,
+    )
 torch.testing.assert_close(fixed, ours)
 torch.testing.assert_close(fixed_w, our_w)
 print("with to_torch_mha_mask: identical to attnbook")
@@ -473,10 +520,12 @@ print("with to_torch_mha_mask: identical to attnbook")
 # mask in `attnbook`) wants `True` at the real tokens.
 
 # %%
-real = torch.tensor([[True] * 6, [True] * 4 + [False] * 2], device=device)  # (N, S): True = real
+# real: (N, S), True = real
+real = torch.tensor([[True] * 6, [True] * 4 + [False] * 2], device=device)
 with torch.no_grad():
     ours = mha(xs, xs, xs, key_padding_mask=real)[0]
-    theirs = torch_mha(xs, xs, xs, key_padding_mask=to_torch_mha_mask(real))[0]  # True = pad
+    # True = pad
+    theirs = torch_mha(xs, xs, xs, key_padding_mask=to_torch_mha_mask(real))[0]
 torch.testing.assert_close(ours, theirs)
 print("key_padding_mask: converted, identical")
 
@@ -563,7 +612,8 @@ check_causal_mask(my_causal_mask)
 
 # %% tags=["hide-input"]
 def my_causal_mask(L):
-    return torch.ones(L, L, dtype=torch.bool).tril()  # key j <= query i, diagonal included
+    # key j <= query i, diagonal included
+    return torch.ones(L, L, dtype=torch.bool).tril()
 
 
 assert check_causal_mask(my_causal_mask)
@@ -588,10 +638,12 @@ check_masked_softmax(my_masked_softmax)
 def my_masked_softmax(scores, mask):
     scores = scores.masked_fill(~mask, float("-inf"))
     shift = scores.amax(dim=-1, keepdim=True)
-    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))  # empty rows
+    # empty rows
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
     e = torch.exp(scores - shift)  # exactly 0 at masked keys
     total = e.sum(dim=-1, keepdim=True)
-    return e / torch.where(total > 0, total, torch.ones_like(total))  # 0 / 1 = 0 in empty rows
+    # 0 / 1 = 0 in empty rows
+    return e / torch.where(total > 0, total, torch.ones_like(total))
 
 
 assert check_masked_softmax(my_masked_softmax)

@@ -127,7 +127,8 @@ x = torch.randn(1, 10, E, device=device)
 shuffle = torch.randperm(10, device=device)
 with torch.no_grad():
     torch.testing.assert_close(
-        layer(x[:, shuffle], x[:, shuffle], x[:, shuffle])[0], layer(x, x, x)[0][:, shuffle]
+        layer(x[:, shuffle], x[:, shuffle], x[:, shuffle])[0],
+        layer(x, x, x)[0][:, shuffle],
     )
 print("Attention(PX) == P Attention(X) for a random permutation of 10 tokens")
 
@@ -165,7 +166,8 @@ assert not torch.allclose(out_2, out_1[perm]) and dog_gap > 1e-3
 # %%
 def sinusoidal(max_len, embed_dim):
     p = torch.arange(max_len, dtype=torch.float64)[:, None]  # (P, 1)
-    omega = 10000.0 ** (-torch.arange(0, embed_dim, 2, dtype=torch.float64) / embed_dim)  # (E/2,)
+    # omega: (E/2,)
+    omega = 10000.0 ** (-torch.arange(0, embed_dim, 2, dtype=torch.float64) / embed_dim)
     pe = torch.zeros(max_len, embed_dim, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(p * omega)  # even columns
     pe[:, 1::2] = torch.cos(p * omega)  # odd columns
@@ -176,14 +178,14 @@ P, E_pe = 64, 32
 pe = sinusoidal(P, E_pe)
 torch.testing.assert_close(pe, sinusoidal_table(P, E_pe, dtype=torch.float64))
 print("pe:", tuple(pe.shape), "== attnbook.positional.sinusoidal_table")
-gaps = torch.cdist(pe, pe) + torch.eye(P, dtype=torch.float64)  # (P, P), 1 on the diagonal
+# gaps: (P, P), 1 on the diagonal
+gaps = torch.cdist(pe, pe) + torch.eye(P, dtype=torch.float64)
 assert gaps.min() > 0.1  # no two positions get the same vector
 wavelengths = [2 * math.pi * 10000.0 ** (2 * i / E_pe) for i in (0, E_pe // 2 - 1)]
-print(
-    f"wavelengths: fastest pair {wavelengths[0]:.1f}, slowest pair {wavelengths[1]:,.0f} positions"
-)
+fastest, slowest = wavelengths
+print(f"wavelengths: fastest pair {fastest:.1f}, slowest pair {slowest:,.0f} positions")
 
-fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
+fig, ax = plt.subplots(figsize=(8.5, 3.6), layout="constrained")
 image = ax.imshow(pe.T, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
 ax.set_xlabel("position p")
 ax.set_ylabel("feature (2i: sin, 2i+1: cos)")
@@ -215,7 +217,8 @@ i_pair, k = 3, 5
 omega = 10000.0 ** (-2 * i_pair / E_pe)
 c, s = math.cos(k * omega), math.sin(k * omega)
 R = torch.tensor([[c, s], [-s, c]], dtype=torch.float64)  # rotation by k * omega
-pair = pe[:, 2 * i_pair : 2 * i_pair + 2]  # (P, 2): (sin, cos) of pair i at every position
+# pair: (P, 2), (sin, cos) of pair i at every position
+pair = pe[:, 2 * i_pair : 2 * i_pair + 2]
 torch.testing.assert_close(pair[: P - k] @ R.T, pair[k:])  # row p rotated = row p + k
 print(f"pair {i_pair}: PE[p + {k}] = R PE[p] for all {P - k} positions p")
 
@@ -257,8 +260,11 @@ torch.testing.assert_close(h[0], learned.weight[:10])
 # training never reached stay at their random start. `attnbook` refuses a
 # sequence that is too long rather than guessing:
 
-# %% tags=["raises-exception"]
-learned(torch.zeros(1, 20, E, device=device))
+# %%
+try:
+    learned(torch.zeros(1, 20, E, device=device))  # 20 positions, 16 rows
+except ValueError as error:
+    print("ValueError:", error)
 
 # %% [markdown]
 # ## Relative positions: a bias on the scores
@@ -273,11 +279,14 @@ learned(torch.zeros(1, 20, E, device=device))
 # direction) and `max_distance=32`:
 
 # %%
-distances = torch.tensor([-40, -20, -10, -6, -4, -3, -2, -1, 0, 1, 2, 3, 4, 6, 10, 20, 40])
+distances = torch.tensor(
+    [-40, -20, -10, -6, -4, -3, -2, -1, 0, 1, 2, 3, 4, 6, 10, 20, 40],
+)
 buckets = relative_position_bucket(distances, num_buckets=16, max_distance=32)
 print("key - query:", distances.tolist())
 print("bucket:     ", buckets.tolist())
-assert buckets[distances == 0].item() == 0 and buckets[0] == buckets[1]  # -40, -20 share one
+# -40, -20 share one
+assert buckets[distances == 0].item() == 0 and buckets[0] == buckets[1]
 
 # %% [markdown]
 # Keys before and after the query get separate buckets, nearby distances are
@@ -350,9 +359,11 @@ torch.testing.assert_close(rope(q[None]).norm(), q.norm())  # rotations keep len
 slopes = alibi_slopes(4)
 print("slopes:", slopes.tolist())
 bias = alibi_bias(4, 33)  # (1, H, L, S): 33 positions, distances 0 to 32
-assert torch.all(bias[0].diagonal(dim1=-2, dim2=-1) == 0) and torch.isneginf(bias[0, 0, 0, 1])
+assert torch.all(bias[0].diagonal(dim1=-2, dim2=-1) == 0)
+assert torch.isneginf(bias[0, 0, 0, 1])
 last_row = bias[0, :, -1].flip(-1)  # (H, S): the last query's bias, by distance 0 .. 32
-torch.testing.assert_close(last_row, -slopes[:, None] * torch.arange(33.0))  # a straight line
+# a straight line
+torch.testing.assert_close(last_row, -slopes[:, None] * torch.arange(33.0))
 back = 8  # a key this many positions before the query
 glue("alibi_back", back)
 glue("alibi_pen_0", -last_row[0, back].item())
@@ -411,7 +422,8 @@ glue("pe_layers", MODEL_SIZE["num_layers"])
 def window_max_batch(n, length, generator):
     digits = torch.randint(0, V, (n, length), generator=generator)  # (n, length)
     padded = F.pad(digits, (WINDOW - 1, 0), value=-1)  # nothing before the start
-    target = padded.unfold(1, WINDOW, 1).amax(-1)  # (n, length): max of each window of 3
+    # target: (n, length), max of each window of 3
+    target = padded.unfold(1, WINDOW, 1).amax(-1)
     return digits, target
 
 
@@ -420,7 +432,8 @@ print("digits:", digits[0].tolist())
 print("target:", target[0].tolist())
 assert target[0, 5] == digits[0, 3:6].max()
 _, many = window_max_batch(1000, TRAIN_LEN, torch.Generator().manual_seed(1))
-constant_guess = (many == 9).float().mean().item()  # always answer "9", the most common answer
+# always answer "9", the most common answer
+constant_guess = (many == 9).float().mean().item()
 print(f"accuracy of always answering 9: {constant_guess:.3f}")
 glue("constant_guess", constant_guess)
 
@@ -450,7 +463,11 @@ def loss_fn(model, batch):
 
 @torch.no_grad()
 def accuracy(model, length):
-    digits, target = window_max_batch(TEST_SEQUENCES, length, torch.Generator().manual_seed(length))
+    digits, target = window_max_batch(
+        TEST_SEQUENCES,
+        length,
+        torch.Generator().manual_seed(length),
+    )
     digits, target = digits.to(device), target.to(device)
     return (model(digits).logits.argmax(-1) == target).float().mean().item()
 
@@ -477,7 +494,8 @@ for scheme in SCHEMES:
     )
     seconds += history.seconds
     results[scheme] = {length: accuracy(model, length) for length in TEST_LENS}
-    print(f"{scheme:>10}: " + "  ".join(f"L={n}: {a:.3f}" for n, a in results[scheme].items()))
+    accs = "  ".join(f"L={n}: {a:.3f}" for n, a in results[scheme].items())
+    print(f"{scheme:>10}: {accs}")
 print(f"training time, all six models: {seconds:.1f} s")
 
 # %%
@@ -485,7 +503,10 @@ fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
 markers = dict(zip(SCHEMES, "osD^vX", strict=True))
 for scheme in SCHEMES:
     ax.plot(
-        TEST_LENS, [results[scheme][n] for n in TEST_LENS], marker=markers[scheme], label=scheme
+        TEST_LENS,
+        [results[scheme][n] for n in TEST_LENS],
+        marker=markers[scheme],
+        label=scheme,
     )
 ax.axvline(TRAIN_LEN, color="gray", linestyle=":", label="training length")
 ax.set_xscale("log", base=2)
@@ -509,15 +530,21 @@ positional = [s for s in SCHEMES if s != "none"]
 absolute, relative = ["sinusoidal", "learned"], ["relative", "rope"]
 glue("acc16_min", min(acc_16[s] for s in positional))
 glue("acc16_max", max(acc_16[s] for s in positional))
-if not fast_mode():  # what the text below says, checked (ATTNBOOK_FAST=1 trains too little)
-    assert all(acc_16[s] > max(0.95, acc_16["none"]) for s in positional)  # all learn it at 16
-    assert acc_16["none"] > 0.5  # the position-blind model is far above a constant guess
-    assert max(acc_128[s] for s in absolute) < acc_128["none"]  # absolute: worse than no positions
+# what the text below says, checked (ATTNBOOK_FAST=1 trains too little)
+if not fast_mode():
+    # all learn it at 16
+    assert all(acc_16[s] > max(0.95, acc_16["none"]) for s in positional)
+    # the position-blind model is far above a constant guess
+    assert acc_16["none"] > 0.5
+    # absolute: worse than no positions
+    assert max(acc_128[s] for s in absolute) < acc_128["none"]
     assert min(acc_32[s] for s in relative) > max(
         acc_32[s] for s in absolute
     )  # relative: better...
-    assert max(acc_128[s] for s in relative) < acc_128["alibi"] - 0.2  # ...but they fade by 128
-    assert acc_128["alibi"] == max(acc_128.values()) and acc_128["alibi"] > 0.85  # ALiBi holds
+    # ...but they fade by 128
+    assert max(acc_128[s] for s in relative) < acc_128["alibi"] - 0.2
+    # ALiBi holds
+    assert acc_128["alibi"] == max(acc_128.values()) and acc_128["alibi"] > 0.85
 
 # %% [markdown]
 # Read the figure from left to right. At the training length, every positional
@@ -600,7 +627,8 @@ def my_sinusoidal(max_len, embed_dim):
     p = torch.arange(max_len, dtype=torch.float64)[:, None]  # (P, 1)
     two_i = torch.arange(0, embed_dim, 2, dtype=torch.float64)  # 2i for each pair
     omega = 10000.0 ** (-two_i / embed_dim)  # (E/2,)
-    pairs = torch.stack([torch.sin(p * omega), torch.cos(p * omega)], dim=-1)  # (P, E/2, 2)
+    # pairs: (P, E/2, 2)
+    pairs = torch.stack([torch.sin(p * omega), torch.cos(p * omega)], dim=-1)
     return pairs.reshape(max_len, embed_dim)  # interleaved: sin, cos, sin, cos, ...
 
 
@@ -661,7 +689,8 @@ check_rope(my_rope)
 def my_rope(x):
     L, E = x.shape[-2:]
     theta = 10000.0 ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (E/2,)
-    angle = torch.arange(L, dtype=torch.float64)[:, None] * theta  # (L, E/2), position 0 first
+    # angle: (L, E/2), position 0 first
+    angle = torch.arange(L, dtype=torch.float64)[:, None] * theta
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
     x1, x2 = x.chunk(2, dim=-1)  # (..., L, E/2) each
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (..., L, E)
@@ -688,10 +717,14 @@ check_alibi_bias(my_alibi)
 
 # %% tags=["hide-input"]
 def my_alibi(num_heads, L):
-    slopes = torch.tensor([2.0 ** (-8 * (h + 1) / num_heads) for h in range(num_heads)])  # (H,)
-    distance = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).float()  # (L, L): i - j
-    bias = -slopes[:, None, None] * distance  # (H, L, L): 0 on the diagonal, negative below
-    return bias.masked_fill(distance < 0, float("-inf"))  # keys after the query are hidden
+    # slopes: (H,)
+    slopes = torch.tensor([2.0 ** (-8 * (h + 1) / num_heads) for h in range(num_heads)])
+    # distance: (L, L), i - j
+    distance = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).float()
+    # bias: (H, L, L), 0 on the diagonal, negative below
+    bias = -slopes[:, None, None] * distance
+    # keys after the query are hidden
+    return bias.masked_fill(distance < 0, float("-inf"))
 
 
 assert check_alibi_bias(my_alibi)
