@@ -79,7 +79,12 @@ use_book_style()
 
 # %%
 STEPS = 100 if fast_mode() else 1000  # ATTNBOOK_FAST=1 (quick checks) trains briefly
-result = train_pronoun_resolver(steps=STEPS, eval_every=250, device=device, progress=False)
+result = train_pronoun_resolver(
+    steps=STEPS,
+    eval_every=250,
+    device=device,
+    progress=False,
+)
 model, tok = result.model, toyworld_tokenizer()
 config = model.config
 print(
@@ -112,10 +117,15 @@ def run(text):
 for adjective in ("comfortable", "hungry"):
     example = pronoun_example("cat", "mat", adjective)
     tokens, pointed, weights = run(example.text)
-    print(f"{example.text!r}: 'it' -> {tokens[pointed]!r} (right answer {example.answer!r})")
+    print(
+        f"{example.text!r}: 'it' -> {tokens[pointed]!r} (right answer {example.answer!r})",
+    )
 L = len(tokens)
 assert weights.shape == (config.num_layers, config.num_heads, L, L)
-torch.testing.assert_close(weights.sum(-1), torch.ones(config.num_layers, config.num_heads, L))
+torch.testing.assert_close(
+    weights.sum(-1),
+    torch.ones(config.num_layers, config.num_heads, L),
+)
 
 # %% [markdown]
 # ## Heatmaps, layer by layer
@@ -128,10 +138,16 @@ torch.testing.assert_close(weights.sum(-1), torch.ones(config.num_layers, config
 # %%
 example = pronoun_example("cat", "mat", "comfortable")
 tokens, pointed, weights = run(example.text)
+ncols = min(2, config.num_layers)  # two maps side by side, more layers below
+nrows = -(-config.num_layers // ncols)
 fig, axes = plt.subplots(
-    1, config.num_layers, figsize=(5 * config.num_layers, 4.6), layout="constrained"
+    nrows,
+    ncols,
+    figsize=(8.5, 4.4 * nrows),
+    squeeze=False,
+    layout="constrained",
 )
-for layer, ax in enumerate(axes):
+for layer, ax in enumerate(axes.flat):
     plot_heatmap(
         weights[layer].mean(0),
         tokens,
@@ -143,6 +159,7 @@ for layer, ax in enumerate(axes):
         vmax=1,
         colorbar=layer == config.num_layers - 1,
     )
+    ax.tick_params(axis="x", labelrotation=90)  # long words side by side would collide
 plt.show()
 
 # %% [markdown]
@@ -152,8 +169,14 @@ plt.show()
 
 # %%
 axes = plot_head_grid(
-    weights[-1], tokens, tokens, ncols=4, title=f"layer {config.num_layers - 1}: one map per head"
+    weights[-1],
+    tokens,
+    tokens,
+    ncols=2,
+    title=f"layer {config.num_layers - 1}: one map per head",
 )
+for ax in axes.flat:
+    ax.tick_params(labelsize=9)
 plt.show()
 
 # %% [markdown]
@@ -167,7 +190,11 @@ plt.show()
 
 # %%
 AttentionMap(
-    weights, tokens=tokens, layer=config.num_layers - 1, head=0, query_index=example.pronoun_index
+    weights,
+    tokens=tokens,
+    layer=config.num_layers - 1,
+    head=0,
+    query_index=example.pronoun_index,
 )
 
 # %% [markdown]
@@ -198,15 +225,25 @@ from_sat = from_sat / from_sat.sum(-1, keepdim=True)
 fig, axes = plt.subplots(
     1,
     1 + config.num_layers,
-    figsize=(4 * (1 + config.num_layers), 3.4),
+    figsize=(8.5, 3.4),
     sharey=True,
     layout="constrained",
 )
-plot_weights_bar(guide_words, guide, ax=axes[0], title="the guide (illustrative)", highlight=2)
+plot_weights_bar(
+    guide_words,
+    guide,
+    ax=axes[0],
+    title="the guide (illustrative)",
+    highlight=2,
+)
 distances = []
 for layer in range(config.num_layers):
     plot_weights_bar(
-        guide_words, from_sat[layer], ax=axes[layer + 1], title=f"model, layer {layer}", highlight=2
+        guide_words,
+        from_sat[layer],
+        ax=axes[layer + 1],
+        title=f"model, layer {layer}",
+        highlight=2,
     )
     distances.append(0.5 * (from_sat[layer] - guide).abs().sum().item())
 plt.show()
@@ -250,7 +287,7 @@ print("... and to the distractor")
 print(to_distractor.numpy().round(3))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), layout="constrained")
 labels = (
     [f"head {h}" for h in range(config.num_heads)],
     [f"layer {layer}" for layer in range(config.num_layers)],
@@ -295,7 +332,9 @@ others[rows, test["pronoun"]] = False  # ... other than "it"
 others[rows, answer] = False  # ... and other than the antecedent itself
 to_answer_from_all = attentions[rows, layer, head, :, answer]  # (N, L): every query's weight
 from_others = (to_answer_from_all * others).sum(-1) / others.sum(-1)
-print(f"same head, weight on the antecedent from the other words: {from_others.mean():.1%}")
+print(
+    f"same head, weight on the antecedent from the other words: {from_others.mean():.1%}",
+)
 glue("best_from_others", 100 * from_others.mean().item())
 
 # %% [markdown]
@@ -347,7 +386,10 @@ layers = list(weights)  # the example sentence: one (H, L, L) tensor per layer
 R = attention_rollout(layers)
 torch.testing.assert_close(R.sum(-1), torch.ones(len(tokens)))  # rows still sum to one
 one_layer = attention_rollout(layers[:1])
-torch.testing.assert_close(one_layer, 0.5 * layers[0].mean(0) + 0.5 * torch.eye(len(tokens)))
+torch.testing.assert_close(
+    one_layer,
+    0.5 * layers[0].mean(0) + 0.5 * torch.eye(len(tokens)),
+)
 
 # %% [markdown]
 # The library has the same function: `attnbook.interpret.attention_rollout` (its
@@ -358,10 +400,13 @@ torch.testing.assert_close(one_layer, 0.5 * layers[0].mean(0) + 0.5 * torch.eye(
 # %%
 from attnbook import interpret
 
-torch.testing.assert_close(interpret.attention_rollout(layers), attention_rollout(layers))
+torch.testing.assert_close(
+    interpret.attention_rollout(layers),
+    attention_rollout(layers),
+)
 R = interpret.attention_rollout(layers)  # (L, L)
 it = example.pronoun_index
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.3), sharey=True, layout="constrained")
+fig, axes = plt.subplots(2, 1, figsize=(8, 6), layout="constrained")
 plot_weights_bar(
     tokens,
     weights[-1, :, it].mean(0),
@@ -371,7 +416,12 @@ plot_weights_bar(
     highlight=it,
 )
 plot_weights_bar(
-    tokens, R[it], ax=axes[1], percent=False, title="'it', rollout over all layers", highlight=it
+    tokens,
+    R[it],
+    ax=axes[1],
+    percent=False,
+    title="'it', rollout over all layers",
+    highlight=it,
 )
 for ax in axes:
     ax.tick_params(axis="x", rotation=45)
@@ -490,7 +540,7 @@ for layer in range(config.num_layers):
 for layer in range(config.num_layers):
     accuracy, _ = measure([(layer, h) for h in range(config.num_heads)])
     print(f"without all of layer {layer}'s heads: accuracy {accuracy:.1%}")
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), layout="constrained")
 plot_heatmap(
     100 * acc_drop,
     labels[1],
@@ -517,7 +567,9 @@ plot_heatmap(
 )
 plt.show()
 worst = divmod(int(acc_drop.argmax()), config.num_heads)
-print(f"largest accuracy loss from one head: {acc_drop.max():.1%} (head {worst[0]}.{worst[1]})")
+print(
+    f"largest accuracy loss from one head: {acc_drop.max():.1%} (head {worst[0]}.{worst[1]})",
+)
 glue("max_acc_drop", 100 * acc_drop.max().item())
 glue("worst_head", f"{worst[0]}.{worst[1]}")
 
@@ -546,26 +598,52 @@ attention_score = (to_answer - to_distractor).flatten().numpy()  # prefers the a
 effect = margin_drop.flatten().numpy()
 rho = float(np.corrcoef(ranks(attention_score), ranks(effect))[0, 1])
 glue("rho", rho)
-fig, ax = plt.subplots(figsize=(6, 4))
+
+
+def name(i):
+    return f"{i // config.num_heads}.{i % config.num_heads}"
+
+
+# Heads whose points lie close together (within a few % of the axes) share one
+# label, "1.3, 0.3", so that no two labels print over each other.
+span_x, span_y = np.ptp(attention_score) or 1.0, np.ptp(effect) or 1.0
+groups = []
+for i in np.argsort(attention_score):
+    near = [
+        g
+        for g in groups
+        if any(
+            abs(attention_score[i] - attention_score[j]) < 0.12 * span_x
+            and abs(effect[i] - effect[j]) < 0.06 * span_y
+            for j in g
+        )
+    ]
+    if near:
+        near[0].append(i)
+    else:
+        groups.append([i])
+fig, ax = plt.subplots(figsize=(6.5, 4.3), layout="constrained")
 ax.scatter(attention_score, effect)
-for i, (x, y) in enumerate(zip(attention_score, effect, strict=True)):
+for g in groups:
+    top = max(g, key=lambda i: effect[i])  # the label sits by the group's top point
     ax.annotate(
-        f"{i // config.num_heads}.{i % config.num_heads}",
-        (x, y),
+        ", ".join(name(i) for i in g),
+        (attention_score[top], effect[top]),
         textcoords="offset points",
-        xytext=(4, 4),
+        xytext=(5, 5),
         fontsize=9,
     )
 ax.axhline(0, color="grey", lw=0.8)
 ax.set(
     xlabel="weight from 'it': antecedent minus distractor",
     ylabel="margin lost when the head is removed",
-    title=f"Attention vs ablation, one point per head (Spearman {rho:.2f})",
+    title=f"Attention vs ablation, one point per head\n(Spearman {rho:.2f})",
 )
 plt.show()
 
 # %% [markdown]
-# Each point is a head, labelled layer.head. Look for the two kinds of
+# Each point is a head, labelled layer.head (points that nearly coincide share
+# one label). Look for the two kinds of
 # disagreement: heads far to the right but low (attention that does not matter),
 # and heads high but near zero on the horizontal axis (heads that matter without
 # looking from "it" to the antecedent). The cell below names the extreme cases
@@ -575,11 +653,6 @@ plt.show()
 order_attention = np.argsort(-attention_score)
 order_effect = np.argsort(-effect)
 top_attention, top_effect = order_attention[0], order_effect[0]
-
-
-def name(i):
-    return f"{i // config.num_heads}.{i % config.num_heads}"
-
 
 print(
     f"most antecedent-favouring attention: head {name(top_attention)} "
