@@ -271,7 +271,7 @@ glue("date_target", target, display=False)
 # translate the test set once more and count per format. Formats with a
 # two-digit year are a natural suspect: the model must add the century,
 # which no character of the input shows. In the bar chart, the shortest bars
-# (at the top) are the hardest formats; check whether they are the
+# (at the bottom) are the hardest formats; check whether they are the
 # two-digit-year ones, and read the wrong translations printed below it.
 
 # %%

@@ -12,6 +12,7 @@ Introduced in chapter 10 (encoder-only).
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,10 @@ def describe_benchmark_run(name: str, results: str | Path | None = None) -> str:
             "the benchmark's results file is not here (on Colab, for example): "
             "this chapter's own run is the one above"
         )
-    lines = [f"{field:>14}: {run.get(field)}" for field in _FIELDS]
-    lines.append(f"{'load average':>14}: {run.get('load_average_before')} (before the run)")
-    return "\n".join(lines)
+    fields = [(field, run.get(field)) for field in _FIELDS]
+    fields.append(("load average", f"{run.get('load_average_before')} (before the run)"))
+    # Wrapped at 80 columns, continuation lines under the value: the book's column.
+    return "\n".join(
+        textwrap.fill(f"{field:>14}: {value}", 80, subsequent_indent=" " * 16)
+        for field, value in fields
+    )
