@@ -79,8 +79,10 @@ print(describe_device(device))
 # values are the unit vectors $[1, 0]$ and $[0, 1]$.
 
 # %%
-values = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # bank, guarantee, will: (S, 2)
-one_head_scores = torch.tensor([4.0, 4.0, 0.0])  # deposits likes bank and guarantee equally
+# values: (S, 2), one row each for bank, guarantee, will
+values = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+# deposits likes bank and guarantee equally
+one_head_scores = torch.tensor([4.0, 4.0, 0.0])
 one_head = torch.softmax(one_head_scores, dim=-1) @ values  # (2,)
 print("one head:", one_head)
 
@@ -146,7 +148,8 @@ K = mha.k_proj(x)  # (N, L, E)
 V = mha.v_proj(x)  # (N, L, E)
 print("Q, K, V:", tuple(Q.shape), tuple(K.shape), tuple(V.shape))
 assert Q.shape == K.shape == V.shape == (N, L, E)
-torch.testing.assert_close(Q, x @ mha.q_proj.weight.T + mha.q_proj.bias)  # what nn.Linear does
+# what nn.Linear does
+torch.testing.assert_close(Q, x @ mha.q_proj.weight.T + mha.q_proj.bias)
 
 # %% [markdown]
 # **Step 2: split into heads.** View the last axis $E$ as $H \times d_k$, then
@@ -177,13 +180,15 @@ for h in range(H):  # head h is simply features h*Eh .. (h+1)*Eh - 1 of Q
 # the vectors whose dot products we take.
 
 # %%
-scores = q @ k.transpose(-2, -1) / math.sqrt(Eh)  # (N, H, L, Eh) @ (N, H, Eh, L) -> (N, H, L, L)
+# scores: (N, H, L, Eh) @ (N, H, Eh, L) -> (N, H, L, L)
+scores = q @ k.transpose(-2, -1) / math.sqrt(Eh)
 weights = torch.softmax(scores, dim=-1)  # (N, H, L, L)
 heads = weights @ v  # (N, H, L, L) @ (N, H, L, Eh) -> (N, H, L, Eh)
 print("scores:", tuple(scores.shape), " heads:", tuple(heads.shape))
 assert weights.shape == (N, H, L, L) and heads.shape == (N, H, L, Eh)
 torch.testing.assert_close(weights.sum(-1), torch.ones(N, H, L, device=device))
-torch.testing.assert_close(heads, F.scaled_dot_product_attention(q, k, v))  # PyTorch agrees
+# PyTorch agrees
+torch.testing.assert_close(heads, F.scaled_dot_product_attention(q, k, v))
 
 # %% [markdown]
 # ```{warning}
@@ -194,9 +199,11 @@ torch.testing.assert_close(heads, F.scaled_dot_product_attention(q, k, v))  # Py
 # ```
 
 # %%
-too_flat = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(E), dim=-1)  # the common mistake
-print(f"largest weight, scaled by sqrt(d_k) = {math.sqrt(Eh):.2f}: {weights.max().item():.3f}")
-print(f"largest weight, scaled by sqrt(E)   = {math.sqrt(E):.2f}: {too_flat.max().item():.3f}")
+# the common mistake: scale by sqrt(E) instead of sqrt(d_k)
+too_flat = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(E), dim=-1)
+largest, largest_flat = weights.max().item(), too_flat.max().item()
+print(f"largest weight, scaled by sqrt(d_k) = {math.sqrt(Eh):.2f}: {largest:.3f}")
+print(f"largest weight, scaled by sqrt(E)   = {math.sqrt(E):.2f}: {largest_flat:.3f}")
 assert too_flat.max() < weights.max()
 
 # %% [markdown]
@@ -228,7 +235,10 @@ torch.testing.assert_close(concat[0, 4], torch.cat([heads[0, h, 4] for h in rang
 # %%
 scrambled = heads.reshape(N, L, E)  # the silent mistake: same shape, wrong layout
 print(
-    "same shape:", scrambled.shape == concat.shape, " same values:", torch.equal(scrambled, concat)
+    "same shape:",
+    scrambled.shape == concat.shape,
+    " same values:",
+    torch.equal(scrambled, concat),
 )
 assert scrambled.shape == concat.shape and not torch.allclose(scrambled, concat)
 
@@ -255,13 +265,24 @@ lib_out, lib_weights = mha(x, x, x, need_weights=True, average_attn_weights=Fals
 torch.testing.assert_close(lib_out, out)
 torch.testing.assert_close(lib_weights, weights)
 
-torch_mha = mha.to_torch()  # an nn.MultiheadAttention with the same weights, batch_first=True
-torch_out, torch_weights = torch_mha(x, x, x, need_weights=True, average_attn_weights=False)
+# an nn.MultiheadAttention with the same weights, batch_first=True
+torch_mha = mha.to_torch()
+torch_out, torch_weights = torch_mha(
+    x,
+    x,
+    x,
+    need_weights=True,
+    average_attn_weights=False,
+)
 torch.testing.assert_close(torch_out, out)
 torch.testing.assert_close(torch_weights, weights)
 print("by hand == attnbook == torch.nn.MultiheadAttention:", True)
-print("torch packs W_Q, W_K, W_V into in_proj_weight:", tuple(torch_mha.in_proj_weight.shape))
-assert torch.equal(torch_mha.in_proj_weight[:E], mha.q_proj.weight)  # rows 0..E-1 are W_Q
+print(
+    "torch packs W_Q, W_K, W_V into in_proj_weight:",
+    tuple(torch_mha.in_proj_weight.shape),
+)
+# rows 0..E-1 are W_Q
+assert torch.equal(torch_mha.in_proj_weight[:E], mha.q_proj.weight)
 
 # %% [markdown]
 # PyTorch stores the three input projections as one packed matrix
@@ -289,8 +310,10 @@ counts = {}
 for num_heads in (1, 2, 4, 8, 16, 32):
     module = MultiheadAttention(E, num_heads)
     counts[num_heads] = sum(p.numel() for p in module.parameters())
-    torch_count = sum(p.numel() for p in nn.MultiheadAttention(E, num_heads).parameters())
-    print(f"H = {num_heads:2d}: head width {E // num_heads:2d}, parameters {counts[num_heads]:,}")
+    torch_module = nn.MultiheadAttention(E, num_heads)
+    torch_count = sum(p.numel() for p in torch_module.parameters())
+    count = counts[num_heads]
+    print(f"H = {num_heads:2d}: head width {E // num_heads:2d}, parameters {count:,}")
     assert counts[num_heads] == formula == torch_count
 glue("mha_params", formula)
 
@@ -316,7 +339,10 @@ glue("mha_params", formula)
 
 # %%
 def paired_median_ms(functions, repeats):
-    """Median wall-clock time of each function in ms, calling them in turn (after a warm-up)."""
+    """Median wall-clock time of each function in ms.
+
+    The functions are called in turn (after a warm-up).
+    """
     for fn in functions.values():
         fn()
     times = {name: [] for name in functions}
@@ -343,7 +369,8 @@ for name, value in (
     ("repeats", repeats),
 ):
     glue(f"time_{name}", value)
-qb, kb, vb = (torch.randn(Nb, Hb, Lb, Eb // Hb, device=device) for _ in range(3))  # (N, H, L, Eh)
+# qb, kb, vb: (N, H, L, Eh)
+qb, kb, vb = (torch.randn(Nb, Hb, Lb, Eb // Hb, device=device) for _ in range(3))
 
 
 def all_heads_at_once():
@@ -351,7 +378,14 @@ def all_heads_at_once():
 
 
 def one_head_at_a_time():
-    outs = [scaled_dot_product_attention(qb[:, h], kb[:, h], vb[:, h]) for h in range(Hb)]
+    outs = [
+        scaled_dot_product_attention(
+            qb[:, h],
+            kb[:, h],
+            vb[:, h],
+        )
+        for h in range(Hb)
+    ]
     return torch.stack(outs, dim=1)  # H tensors (N, L, Eh) -> (N, H, L, Eh)
 
 
@@ -359,7 +393,8 @@ gru = nn.GRU(Eb, Eb, batch_first=True).to(device)
 xb = torch.randn(Nb, Lb, Eb, device=device)  # (N, L, E)
 
 with torch.no_grad():
-    torch.testing.assert_close(one_head_at_a_time(), all_heads_at_once())  # same numbers
+    # same numbers
+    torch.testing.assert_close(one_head_at_a_time(), all_heads_at_once())
     timings = paired_median_ms(
         {
             "all heads at once": all_heads_at_once,
@@ -441,7 +476,8 @@ glue("lm_layers", config.num_layers)
 glue("lm_heads", config.num_heads)
 glue("lm_steps", lm_steps)
 result = train_char_lm(
-    None,  # no wall-clock budget: a fixed number of steps gives the same model every run
+    # no wall-clock budget: a fixed number of steps gives the same model every run
+    None,
     steps=lm_steps,
     config=config,
     batch_size=16,
@@ -485,7 +521,8 @@ char_weights = torch.stack(
 )  # layers x (1, H, C, C) -> (2, H, C, C)
 print("characters:", C, " weights:", tuple(char_weights.shape))
 assert char_weights.shape == (config.num_layers, config.num_heads, C, C)
-assert torch.all(char_weights.triu(1) == 0)  # a language model never looks ahead (chapter 07)
+# a language model never looks ahead (chapter 07)
+assert torch.all(char_weights.triu(1) == 0)
 
 # %% [markdown]
 # Characters are hard to read, so we sum each head's weights into *words*: the
@@ -494,11 +531,17 @@ assert torch.all(char_weights.triu(1) == 0)  # a language model never looks ahea
 # counts with the word before it). Rows still sum to 1.
 
 # %%
-word_of_char = torch.tensor([sentence[:i].count(" ") for i in range(C)], device=device)  # (C,)
+# word_of_char: (C,)
+word_of_char = torch.tensor(
+    [sentence[:i].count(" ") for i in range(C)],
+    device=device,
+)
 one_hot = F.one_hot(word_of_char, L).float()  # (C, L)
 chars_per_word = one_hot.sum(0)  # (L,)
-word_weights = one_hot.T @ (char_weights @ one_hot) / chars_per_word[:, None]  # (2, H, L, L)
-word_weights = word_weights.flatten(0, 1)  # (2 * H, L, L): layer 0's heads, then layer 1's
+# word_weights: (2, H, L, L)
+word_weights = one_hot.T @ (char_weights @ one_hot) / chars_per_word[:, None]
+# word_weights: (2 * H, L, L): layer 0's heads, then layer 1's
+word_weights = word_weights.flatten(0, 1)
 torch.testing.assert_close(word_weights.sum(-1), torch.ones(2 * H, L, device=device))
 
 axes = plot_head_grid(
@@ -528,11 +571,13 @@ previous = word_weights[:, rows, rows - 1].mean(-1)  # (2H,)
 further = 1 - same - previous
 for i in range(2 * H):
     print(
-        f"layer {i // H} head {i % H}: own word {same[i]:.2f}  previous word {previous[i]:.2f}"
+        f"layer {i // H} head {i % H}: own word {same[i]:.2f}  "
+        f"previous word {previous[i]:.2f}"
         f"  further back {further[i]:.2f}"
     )
 local_share = (same + previous).mean().item()
-print(f"average over heads: {local_share:.2f} of the weight stays within the own and previous word")
+where = "within the own and previous word"
+print(f"average over heads: {local_share:.2f} of the weight stays {where}")
 glue("local_share", local_share)
 glue("max_further", further.max().item())
 glue("max_same", same.max().item())
@@ -571,7 +616,8 @@ glue("best_pair_weight", max(best_pair_weights))
 glue("pair_own_min", min(own_weights))
 if not fast_mode():  # ATTNBOOK_FAST=1 trains a few seconds only: nothing to check then
     assert local_share > 0.5  # the prose says most weight stays local...
-    assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))  # ...and here
+    # ...and here
+    assert all(p < o for p, o in zip(best_pair_weights, own_weights, strict=True))
 
 # %% [markdown]
 # The strongest of these links carries a weight of
@@ -634,7 +680,8 @@ AttentionMap(
 # %%
 def my_split_heads(x, num_heads):
     N, L, E = x.shape
-    return x.reshape(N, num_heads, L, E // num_heads)  # your turn: the right shape, but...
+    # your turn: the right shape, but...
+    return x.reshape(N, num_heads, L, E // num_heads)
 
 
 check_split_heads(my_split_heads)
@@ -717,7 +764,8 @@ check_multihead_attention(my_mha)
 
 # %% tags=["hide-input"]
 def my_mha(x, w_q, w_k, w_v, w_o, num_heads):
-    q, k, v = (my_split_heads(x @ w.T, num_heads) for w in (w_q, w_k, w_v))  # (N, H, L, Eh)
+    # q, k, v: (N, H, L, Eh)
+    q, k, v = (my_split_heads(x @ w.T, num_heads) for w in (w_q, w_k, w_v))
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # scale by the head width
     heads = torch.softmax(scores, dim=-1) @ v  # (N, H, L, Eh)
     return my_merge_heads(heads) @ w_o.T  # (N, L, E)

@@ -123,14 +123,18 @@ print(describe_device(device))
 
 # %%
 def input_gradient(depth, residual, width=64, seed=0):
-    """Size of d(loss)/d(input) after `depth` tanh layers, relative to d(loss)/d(output)."""
+    """Size of d(loss)/d(input) after `depth` tanh layers.
+
+    Relative to d(loss)/d(output).
+    """
     g = torch.Generator().manual_seed(seed)
     weights = [
         (torch.randn(width, width, generator=g) * 0.5 / math.sqrt(width)).to(device)
         for _ in range(depth)
     ]
     x = torch.randn(16, width, generator=g).to(device).requires_grad_()  # (N, E)
-    u = torch.randn(16, width, generator=g).to(device)  # a fixed direction: loss = <h, u>
+    # a fixed direction: loss = <h, u>
+    u = torch.randn(16, width, generator=g).to(device)
     h = x
     for W in weights:
         f = torch.tanh(h @ W)  # (N, E)
@@ -188,7 +192,7 @@ plt.show()
 
 # %%
 def layer_norm(x, weight, bias, eps=1e-5):
-    """Normalise each position's features to mean 0, variance 1; then scale and shift."""
+    """Normalise each position's features to mean 0, variance 1; scale and shift."""
     mean = x.mean(dim=-1, keepdim=True)  # (N, L, 1)
     var = x.var(dim=-1, correction=0, keepdim=True)  # (N, L, 1): divide by E, not E - 1
     return (x - mean) / torch.sqrt(var + eps) * weight + bias  # (N, L, E)
@@ -202,14 +206,23 @@ with torch.no_grad():  # random scale and shift, so they are checked too
     torch_norm.bias.normal_()
 ours = layer_norm(x, torch_norm.weight, torch_norm.bias)
 torch.testing.assert_close(ours, torch_norm(x))
-torch.testing.assert_close(ours, F.layer_norm(x, (E,), torch_norm.weight, torch_norm.bias))
+torch.testing.assert_close(
+    ours,
+    F.layer_norm(x, (E,), torch_norm.weight, torch_norm.bias),
+)
 
 plain_ln = layer_norm(x, torch.ones(E, device=device), torch.zeros(E, device=device))
-torch.testing.assert_close(plain_ln.mean(-1), torch.zeros(N, L, device=device), atol=1e-5, rtol=0)
+torch.testing.assert_close(
+    plain_ln.mean(-1),
+    torch.zeros(N, L, device=device),
+    atol=1e-5,
+    rtol=0,
+)
 torch.testing.assert_close(
     plain_ln.var(-1, correction=0), torch.ones(N, L, device=device), atol=1e-3, rtol=0
 )
-print("matches nn.LayerNorm; every position has mean 0 and variance 1 before scale and shift")
+what = "every position has mean 0 and variance 1 before scale and shift"
+print(f"matches nn.LayerNorm; {what}")
 
 # %% [markdown]
 # Our four lines agree with `nn.LayerNorm` and `F.layer_norm`. What matters
@@ -224,7 +237,8 @@ print("matches nn.LayerNorm; every position has mean 0 and variance 1 before sca
 
 # %%
 x_changed = x.clone()
-x_changed[:, 1:] = torch.randn(N, L - 1, E, device=device) * 100  # change every other position
+# change every other position
+x_changed[:, 1:] = torch.randn(N, L - 1, E, device=device) * 100
 torch.testing.assert_close(torch_norm(x_changed)[:, 0], torch_norm(x)[:, 0])
 print("position 0 is unchanged when every other position changes")
 
@@ -268,14 +282,23 @@ def feed_forward(x, W1, b1, W2, b2):
     return hidden @ W2.T + b2  # (N, L, E)
 
 
-ff = FeedForward(embed_dim=E, dim_feedforward=4 * E, activation="gelu").to(device).eval()
-ours = feed_forward(x, ff.linear1.weight, ff.linear1.bias, ff.linear2.weight, ff.linear2.bias)
+ff = FeedForward(embed_dim=E, dim_feedforward=4 * E, activation="gelu")
+ff = ff.to(device).eval()
+ours = feed_forward(
+    x,
+    ff.linear1.weight,
+    ff.linear1.bias,
+    ff.linear2.weight,
+    ff.linear2.bias,
+)
 torch.testing.assert_close(ours, ff(x))
 
-# Position-wise: running one position alone gives the same answer as inside the sequence.
+# Position-wise: running one position alone gives the same answer as inside the
+# sequence.
 for i in range(L):
     torch.testing.assert_close(ff(x[:, i : i + 1]), ff(x)[:, i : i + 1])
-print("feed_forward matches attnbook's FeedForward, one position at a time or all together")
+how = "one position at a time or all together"
+print(f"feed_forward matches attnbook's FeedForward, {how}")
 
 # %% [markdown]
 # The feed-forward network is where most of a block's parameters live.
@@ -285,10 +308,11 @@ print("feed_forward matches attnbook's FeedForward, one position at a time or al
 
 # %%
 block = EncoderLayer(embed_dim=512, num_heads=8, dim_feedforward=2048)
+norm_params = [*block.norm1.parameters(), *block.norm2.parameters()]
 counts = {
     "attention": sum(p.numel() for p in block.self_attn.parameters()),
     "feed-forward": sum(p.numel() for p in block.ff.parameters()),
-    "layer norms": sum(p.numel() for p in [*block.norm1.parameters(), *block.norm2.parameters()]),
+    "layer norms": sum(p.numel() for p in norm_params),
 }
 total = sum(counts.values())
 assert total == sum(p.numel() for p in block.parameters())
@@ -320,7 +344,8 @@ drop.train()
 out = drop(ones)
 dropped = (out == 0).float().mean().item()
 kept_value = out[out != 0].unique()
-print(f"training: {dropped:.2%} of entries zeroed, the rest set to {kept_value.tolist()}")
+kept = kept_value.tolist()
+print(f"training: {dropped:.2%} of entries zeroed, the rest set to {kept}")
 print(f"mean before {ones.mean().item():.4f}, after {out.mean().item():.4f}")
 torch.testing.assert_close(kept_value, torch.tensor([1 / 0.9], device=device))
 assert abs(dropped - 0.1) < 0.005 and abs(out.mean().item() - 1) < 0.005
@@ -333,7 +358,12 @@ print("evaluation: the input comes back unchanged")
 # input differ, in evaluation mode they agree.
 
 # %%
-noisy = EncoderLayer(embed_dim=E, num_heads=4, dim_feedforward=4 * E, dropout=0.1).to(device)
+noisy = EncoderLayer(
+    embed_dim=E,
+    num_heads=4,
+    dim_feedforward=4 * E,
+    dropout=0.1,
+).to(device)
 noisy.train()
 a, b = noisy(x)[0], noisy(x)[0]
 assert not torch.allclose(a, b)
@@ -394,7 +424,10 @@ print("pre_norm_block and post_norm_block match attnbook's EncoderLayer")
 
 # %%
 def to_torch_encoder_layer(layer):
-    """A torch.nn.TransformerEncoderLayer (batch_first) with the weights of an attnbook one."""
+    """A torch.nn.TransformerEncoderLayer (batch_first).
+
+    It has the weights of an attnbook one.
+    """
     attn = layer.self_attn
     theirs = nn.TransformerEncoderLayer(
         d_model=attn.embed_dim,
@@ -408,7 +441,8 @@ def to_torch_encoder_layer(layer):
     )
     projections = (attn.q_proj, attn.k_proj, attn.v_proj)
     state = {
-        "self_attn.in_proj_weight": torch.cat([p.weight for p in projections]),  # (3E, E)
+        # in_proj_weight: (3E, E)
+        "self_attn.in_proj_weight": torch.cat([p.weight for p in projections]),
         "self_attn.in_proj_bias": torch.cat([p.bias for p in projections]),  # (3E,)
         "self_attn.out_proj.weight": attn.out_proj.weight,
         "self_attn.out_proj.bias": attn.out_proj.bias,
@@ -425,7 +459,8 @@ def to_torch_encoder_layer(layer):
 
 
 lengths = torch.tensor([L, 3], device=device)
-real = torch.arange(L, device=device)[None, :] < lengths[:, None]  # (N, L), True = real token
+# real: (N, L), True = real token
+real = torch.arange(L, device=device)[None, :] < lengths[:, None]
 with torch.no_grad():
     for norm_first in (True, False):
         ours = EncoderLayer(E, 4, 4 * E, activation="gelu", norm_first=norm_first)
@@ -435,9 +470,8 @@ with torch.no_grad():
         out_ours = ours(x, key_padding_mask=real)[0]
         out_theirs = theirs(x, src_key_padding_mask=~real)  # torch: True = padding!
         torch.testing.assert_close(out_ours[real], out_theirs[real])
-        print(
-            f"norm_first={norm_first}: equal to torch.nn.TransformerEncoderLayer, with padding too"
-        )
+        torch_name = "torch.nn.TransformerEncoderLayer"
+        print(f"norm_first={norm_first}: equal to {torch_name}, with padding too")
 
 # %% [markdown]
 # The conventions must match for the numbers to match: `batch_first=True`,
@@ -470,7 +504,8 @@ assert out.shape == (N, L, E)
 assert self_w.shape == (N, 4, L, L) and cross_w.shape == (N, 4, L, 7)
 assert torch.all(self_w.triu(diagonal=1) == 0)  # no weight on later positions
 print(
-    f"decoder layer: out {tuple(out.shape)}, self {tuple(self_w.shape)}, cross {tuple(cross_w.shape)}"
+    f"decoder layer: out {tuple(out.shape)}, self {tuple(self_w.shape)}, "
+    f"cross {tuple(cross_w.shape)}"
 )
 
 # %% [markdown]
@@ -517,19 +552,21 @@ def layer_gradient_norms(norm_first, depth=grad_depth, width=grad_width, seed=0)
     for layer in stack:
         h, _ = layer(h)
     F.mse_loss(final_norm(h), target).backward()
-    return torch.stack(
-        [torch.cat([p.grad.flatten() for p in layer.parameters()]).norm() for layer in stack]
-    ).cpu()
+    grads = [[p.grad.flatten() for p in layer.parameters()] for layer in stack]
+    return torch.stack([torch.cat(g).norm() for g in grads]).cpu()
 
 
 grad_seeds = 3
 grad_norms = {
-    name: torch.stack([layer_gradient_norms(norm_first, seed=s) for s in range(grad_seeds)]).mean(0)
+    name: torch.stack(
+        [layer_gradient_norms(norm_first, seed=s) for s in range(grad_seeds)],
+    ).mean(0)
     for name, norm_first in (("post-norm", False), ("pre-norm", True))
 }
 for name, g in grad_norms.items():
     ratio = (g[-1] / g[0]).item()
-    print(f"{name:>9}: first block {g[0]:.3f}, last block {g[-1]:.3f}, last / first = {ratio:.2f}")
+    blocks = f"first block {g[0]:.3f}, last block {g[-1]:.3f}"
+    print(f"{name:>9}: {blocks}, last / first = {ratio:.2f}")
 post_ratio = (grad_norms["post-norm"][-1] / grad_norms["post-norm"][0]).item()
 pre_ratio = (grad_norms["pre-norm"][-1] / grad_norms["pre-norm"][0]).item()
 assert post_ratio > 1 > pre_ratio
@@ -596,7 +633,7 @@ def sort_loss(model, batch):
 
 
 class BlockStack(nn.Module):
-    """Embedding + positions + a stack of encoder blocks + a linear output per position."""
+    """Embedding + positions + encoder blocks + a linear output per position."""
 
     def __init__(self, vocab_size, norm_first, embed_dim=32, num_layers=12, max_len=16):
         super().__init__()
@@ -658,13 +695,15 @@ if not fast_mode():
     assert last_loss(runs["post-norm, no warm-up"]) > 0.9 * uniform  # stuck at guessing
     assert last_loss(runs["pre-norm, no warm-up"]) < 0.5 * uniform
     assert last_loss(runs["post-norm, 30 % warm-up"]) < 0.8 * uniform
-    assert last_loss(runs["pre-norm, no warm-up"]) < last_loss(runs["post-norm, 30 % warm-up"])
+    pre_norm_loss = last_loss(runs["pre-norm, no warm-up"])
+    assert pre_norm_loss < last_loss(runs["post-norm, 30 % warm-up"])
 
 # %%
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
 for name, history in runs.items():
     window = 10  # a running mean makes the curves readable
-    smooth = torch.tensor(history.loss).unfold(0, min(window, len(history.loss)), 1).mean(1)
+    size = min(window, len(history.loss))
+    smooth = torch.tensor(history.loss).unfold(0, size, 1).mean(1)
     ax.plot(history.step[len(history.step) - len(smooth) :], smooth.numpy(), label=name)
 ax.axhline(uniform, color="grey", linestyle=":", label="uniform guess (ln 10)")
 ax.set_xlabel("training step")
@@ -712,7 +751,10 @@ plt.show()
 # %%
 @torch.no_grad()
 def block_weights(stack, ids):
-    """Attention weights of every block, (layers, H, L, L), for one sequence ids (1, L)."""
+    """Attention weights of every block, (layers, H, L, L).
+
+    ids: one sequence, (1, L).
+    """
     stack.eval()
     x = stack.positions(stack.embedding(ids))  # (1, L, E)
     maps = []
@@ -727,11 +769,17 @@ example = examples[0]
 ids = torch.tensor([tok.encode(example.source)], device=device)  # (1, L)
 weights = block_weights(pre_norm, ids)
 assert weights.shape == (len(pre_norm.blocks), 4, ids.shape[1], ids.shape[1])
-torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))  # rows sum to 1
+# rows sum to 1
+torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
 with torch.no_grad():
     predicted = tok.decode(pre_norm(ids).argmax(-1)[0].tolist())
 print(f"input {example.source!r} -> model {predicted!r} (target {example.target!r})")
-AttentionMap(weights, tokens=list(example.source), layer=len(pre_norm.blocks) - 1, head=0)
+AttentionMap(
+    weights,
+    tokens=list(example.source),
+    layer=len(pre_norm.blocks) - 1,
+    head=0,
+)
 
 # %% [markdown]
 # ## Summary
@@ -768,7 +816,8 @@ AttentionMap(weights, tokens=list(example.source), layer=len(pre_norm.blocks) - 
 # %%
 def my_layer_norm(x, weight, bias, eps=1e-5):
     mean = x.mean(dim=-1, keepdim=True)
-    return (x - mean) / torch.sqrt(x.var(dim=-1, keepdim=True) + eps) * weight + bias  # your turn
+    # your turn
+    return (x - mean) / torch.sqrt(x.var(dim=-1, keepdim=True) + eps) * weight + bias
 
 
 check_layer_norm(my_layer_norm)
