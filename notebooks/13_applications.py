@@ -269,7 +269,12 @@ glue("qa_eval_every", QA_STEPS // 10)
 # then both grow together. How long the plateau lasts depends on the details: the
 # learning rate, the width, even the seed. In the trials we ran while writing this
 # chapter (not repeated here, to keep it short), the same model without the segment
-# embedding stayed on the plateau for the whole of this training budget.
+# embedding stayed on the plateau for the whole of this training budget, and the
+# same recipe with other seeds sometimes left the plateau too late to catch up,
+# ending well below the accuracy above, and sometimes early, ending higher. The
+# same goes for a GPU, whose different rounding sends training down a different
+# path. When a curve looks like this one, judge a recipe by several seeds, never by
+# one run.
 
 # %% [markdown]
 # Now the guide's own question. We write a story with a car in it and look at the
@@ -293,7 +298,7 @@ qa_answer = words[int(probs.argmax())]
 print(f"{question} -> {qa_answer!r} ({probs.max():.0%})")
 glue("qa_car_answer", qa_answer)
 glue("qa_car_prob", 100 * probs.max().item())
-fig, ax = plt.subplots(figsize=(9, 3.4), layout="constrained")  # tall enough to read
+fig, ax = plt.subplots(figsize=(8.5, 3.4), layout="constrained")  # tall enough to read
 plot_weights_bar(
     words,
     probs,
@@ -606,7 +611,7 @@ glue("news_em", 100 * news_em)
 e = news_test_examples[0]
 weights = cross_attention(news_model, e.story, e.headline)  # (layers, H, T, S)
 story_words, head_words = tok.tokenize(e.story), [*tok.tokenize(e.headline), "<eos>"]
-fig, ax = plt.subplots(figsize=(max(8, 0.42 * len(story_words)), 3.6))
+fig, ax = plt.subplots(figsize=(8.5, 3.8), layout="constrained")
 plot_heatmap(
     weights[-1].mean(0),
     head_words,
@@ -618,7 +623,7 @@ plot_heatmap(
     ylabel="headline word (query)",
     title="Cross-attention while writing the headline (last layer, heads averaged)",
 )
-ax.tick_params(axis="x", rotation=60)
+ax.tick_params(axis="x", rotation=90)  # one word per tick, none touching
 plt.show()
 
 # %% [markdown]
