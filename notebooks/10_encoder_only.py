@@ -106,10 +106,10 @@ tok = toyworld_tokenizer()
 for adjective in ("comfortable", "hungry"):
     ex = pronoun_example("cat", "mat", adjective)
     print(f"{ex.text:52} -> it = {ex.answer}")
-    assert ex.tokens[ex.pronoun_index] == "it" and ex.tokens[ex.answer_index] == ex.answer
-print(
-    f"vocabulary: {tok.vocab_size} words and marks, {len(ANIMALS)} animals, {len(THINGS)} things",
-)
+    tokens = ex.tokens
+    assert tokens[ex.pronoun_index] == "it" and tokens[ex.answer_index] == ex.answer
+nouns = f"{len(ANIMALS)} animals, {len(THINGS)} things"
+print(f"vocabulary: {tok.vocab_size} words and marks, {nouns}")
 
 # %% [markdown]
 # The generator varies the sentence shape, the resting verb, sizes, colours
@@ -131,9 +131,8 @@ def triple(ex):
 
 overlap = {triple(e) for e in train_examples} & {triple(e) for e in test_examples}
 share_animal = sum(e.answer == e.animal for e in test_examples) / NUM_TEST
-print(
-    f"triples in both splits: {len(overlap)}; test answers that are the animal: {share_animal:.1%}",
-)
+animal_share = f"test answers that are the animal: {share_animal:.1%}"
+print(f"triples in both splits: {len(overlap)}; {animal_share}")
 assert not overlap
 
 # %% [markdown]
@@ -221,9 +220,8 @@ result = train_pronoun_resolver(
 model, history = result.model, result.history
 accuracy = result.metrics["test_accuracy"]
 print(f"{history.steps} steps in {history.seconds:.0f} s ({history.stopped_by} budget)")
-print(
-    f"held-out accuracy: {accuracy:.2%}   training accuracy: {result.metrics['train_accuracy']:.2%}",
-)
+train_accuracy = result.metrics["train_accuracy"]
+print(f"held-out accuracy: {accuracy:.2%}   training accuracy: {train_accuracy:.2%}")
 glue("pronoun_accuracy", accuracy, display=False)
 glue("pronoun_steps", history.steps, display=False)
 glue("pronoun_seconds", history.seconds, display=False)
@@ -277,8 +275,9 @@ if accuracy >= target:
     print(f"this run meets the {target:.0%} bar: {accuracy:.1%}")
 else:
     print(
-        f"this run reached {accuracy:.1%}, short of the {target:.0%} bar: it stopped after "
-        f"{history.steps} of {PRONOUN_STEPS} steps ({history.stopped_by}); more steps close the gap"
+        f"this run reached {accuracy:.1%}, short of the {target:.0%} bar: "
+        f"it stopped after {history.steps} of {PRONOUN_STEPS} steps "
+        f"({history.stopped_by}); more steps close the gap"
     )
 glue("pronoun_target", target, display=False)
 
@@ -331,7 +330,10 @@ distractor_index = torch.tensor(
 
 @torch.no_grad()
 def top_keys(m, batch_size=500):
-    """The key with the largest weight for every query, layer and head: (layers, N, H, L)."""
+    """The key with the largest weight for every query, layer and head.
+
+    Returns a (layers, N, H, L) tensor.
+    """
     tops = []
     for start in range(0, NUM_TEST, batch_size):
         part = slice(start, start + batch_size)
@@ -340,18 +342,23 @@ def top_keys(m, batch_size=500):
             test_batch.padding_mask[part].to(device),
         )
         weights = m(ids, mask, need_weights=True).attentions  # layers x (B, H, L, L)
-        tops.append(torch.stack([w.argmax(-1) for w in weights]).cpu())  # (layers, B, H, L)
+        # each entry of tops: (layers, B, H, L)
+        tops.append(torch.stack([w.argmax(-1) for w in weights]).cpu())
     return torch.cat(tops, dim=1)
 
 
 def hit_rates(top, query_index, target_index):
     """Share of sentences where the query's top key is the target: (layers, H)."""
-    rows = top[:, torch.arange(NUM_TEST), :, query_index]  # (N, layers, H): advanced dims first
+    # rows: (N, layers, H): advanced dims first
+    rows = top[:, torch.arange(NUM_TEST), :, query_index]
     return (rows == target_index[:, None, None]).float().mean(0)
 
 
 def everyone_rates(top, target_index):
-    """Share of all other real words (not "it", not the target) whose top key is the target."""
+    """Share of all other real words whose top key is the target.
+
+    The other words are all real words except "it" and the target itself.
+    """
     real = test_batch.padding_mask.clone()  # (N, L)
     real[torch.arange(NUM_TEST), pronoun_index] = False
     real[torch.arange(NUM_TEST), target_index] = False
@@ -365,7 +372,8 @@ hits = hit_rates(top, pronoun_index, answer_index)
 hits_distractor = hit_rates(top, pronoun_index, distractor_index)
 hits_everyone = everyone_rates(top, answer_index)
 hits_untrained = hit_rates(top_keys(untrained), pronoun_index, answer_index)
-chance = (1 / test_batch.padding_mask.sum(1).float()).mean().item()  # a random real token
+# chance: the top key is a random real token
+chance = (1 / test_batch.padding_mask.sum(1).float()).mean().item()
 best = divmod(int(hits.argmax()), config.num_heads)
 a, b, c = hits[best].item(), hits_distractor[best].item(), hits_everyone[best].item()
 print(f"chance (the top weight on a random real word): {chance:.1%}")
@@ -373,9 +381,11 @@ print(f"best head of the untrained model: {hits_untrained.max():.1%}")
 print(f"best head, layer {best[0]} head {best[1]}: 'it' -> antecedent {a:.1%}, ")
 print(f"    'it' -> the other noun {b:.1%}, every other word -> antecedent {c:.1%}")
 if a - c < 0.2:
-    verdict = "the antecedent draws the top weight of most words in this head, not just of 'it'"
+    which = "most words in this head, not just of 'it'"
+    verdict = f"the antecedent draws the top weight of {which}"
 elif a - b > 0.5:
-    verdict = "this head links 'it' to its antecedent far more than other words or nouns"
+    others = "other words or nouns"
+    verdict = f"this head links 'it' to its antecedent far more than {others}"
 else:
     verdict = "this head prefers the antecedent only weakly"
 print("verdict:", verdict)
@@ -402,9 +412,8 @@ for ax, (subtitle, values) in zip(axes.flat, maps.items(), strict=True):
         values, layer_labels, head_labels, ax=ax, title=subtitle, xlabel="head",
         ylabel="layer", fmt="{:.0%}", vmin=0, vmax=1, colorbar=False,
     )  # fmt: skip
-fig.suptitle(
-    f"How often a query's top weight lands on the target\n(over {NUM_TEST} test sentences)",
-)
+over = f"(over {NUM_TEST} test sentences)"
+fig.suptitle(f"How often a query's top weight lands on the target\n{over}")
 plt.show()
 
 # %% [markdown]
@@ -611,7 +620,8 @@ mlm_history = fit(
 )  # fmt: skip
 mlm_acc = mlm_history.final("masked_accuracy")
 print(
-    f"{mlm_history.steps} steps in {mlm_history.seconds:.0f} s; held-out masked-word accuracy {mlm_acc:.1%}",
+    f"{mlm_history.steps} steps in {mlm_history.seconds:.0f} s; "
+    f"held-out masked-word accuracy {mlm_acc:.1%}",
 )
 glue("mlm_accuracy", mlm_acc, display=False)
 
@@ -632,9 +642,8 @@ def fill_in(text, word, k=6):
     ids[0, position] = tok.mask_id
     probs = mlm(ids).logits[0, position].softmax(-1)  # (vocab,)
     top = probs.topk(k)
-    return [
-        (tok.itos[int(i)], p.item()) for p, i in zip(top.values, top.indices, strict=True)
-    ], probs
+    pairs = zip(top.values, top.indices, strict=True)
+    return [(tok.itos[int(i)], p.item()) for p, i in pairs], probs
 
 
 blanks = [
@@ -651,7 +660,11 @@ fig, axes = plt.subplots(
 )
 for ax, (text, word) in zip(axes, blanks, strict=True):
     guesses, _ = fill_in(text, word)
-    ax.barh([g for g, _ in guesses][::-1], [p for _, p in guesses][::-1], color="#3b75af")
+    ax.barh(
+        [g for g, _ in guesses][::-1],
+        [p for _, p in guesses][::-1],
+        color="#3b75af",
+    )
     ax.set_ylabel("top guesses")
     ax.set_title(text.replace(word, "___", 1), fontsize=10)
 axes[-1].set_xlabel("probability")
@@ -670,9 +683,8 @@ text = pronoun_example("cat", "mat", "hungry", template=3).text
 _, probs = fill_in(text, "mat")
 on_things = sum(probs[tok.stoi[t]].item() for t in THINGS)
 on_animals = sum(probs[tok.stoi[a]].item() for a in ANIMALS)
-print(
-    f"{text}\n  blank = 'mat': probability on things {on_things:.1%}, on animals {on_animals:.1%}",
-)
+shares = f"on things {on_things:.1%}, on animals {on_animals:.1%}"
+print(f"{text}\n  blank = 'mat': probability {shares}")
 glue("blank_things", on_things, display=False)
 glue("blank_animals", on_animals, display=False)
 if not fast_mode():
@@ -758,7 +770,8 @@ check_antecedent_hits(antecedent_hits)
 
 # %% tags=["hide-input"]
 def antecedent_hits(weights, pronoun_index, answer_index):
-    rows = weights[torch.arange(len(weights)), :, pronoun_index]  # (N, H, S): "it" as the query
+    # rows: (N, H, S): "it" as the query
+    rows = weights[torch.arange(len(weights)), :, pronoun_index]
     return (rows.argmax(-1) == answer_index[:, None]).float().mean(0)  # (H,)
 
 
@@ -792,7 +805,8 @@ check_mask_tokens(my_mask_tokens)
 
 # %% tags=["hide-input"]
 def my_mask_tokens(ids, padding_mask, mask_id, p, generator=None):
-    chosen = (torch.rand(ids.shape, generator=generator) < p) & padding_mask  # real tokens only
+    # real tokens only
+    chosen = (torch.rand(ids.shape, generator=generator) < p) & padding_mask
     return ids.masked_fill(chosen, mask_id), ids.masked_fill(~chosen, -100)
 
 

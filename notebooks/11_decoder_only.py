@@ -146,9 +146,8 @@ unigram = {c: n / total for c, n in train_counts.items()}
 unigram_loss = -sum(n * math.log(unigram[c]) for c, n in val_counts.items()) / len(
     val_text,
 )
-print(
-    f"uniform guess: {uniform_loss:.3f} nats/char; character frequencies: {unigram_loss:.3f}",
-)
+frequencies = f"character frequencies: {unigram_loss:.3f}"
+print(f"uniform guess: {uniform_loss:.3f} nats/char; {frequencies}")
 glue("uniform_loss", uniform_loss, display=False)
 glue("unigram_loss", unigram_loss, display=False)
 
@@ -233,10 +232,10 @@ for t in (0, config.max_len // 3, config.max_len - 4):
     assert not sees_the_future(untrained, tok_ids, t)
 with torch.no_grad():
     weights = untrained(tok_ids.to(device), need_weights=True).attentions
-assert all(bool((w.triu(diagonal=1) == 0).all()) for w in weights)  # no weight on later tokens
-print(
-    "positions 0..t are unchanged when tokens after t change; no weight above the diagonal",
-)
+# no weight on later tokens
+assert all(bool((w.triu(diagonal=1) == 0).all()) for w in weights)
+no_weight = "no weight above the diagonal"
+print(f"positions 0..t are unchanged when tokens after t change; {no_weight}")
 
 # %% [markdown]
 # (train-lm)=
@@ -265,9 +264,8 @@ print(
     f"{history.steps} steps in {history.seconds:.0f} s ({history.stopped_by} budget), ",
 )
 print(f"{history.tokens_per_second:,.0f} training tokens per second")
-print(
-    f"validation loss {val_loss:.3f} nats/char = {val_loss / math.log(2):.3f} bits/char",
-)
+val_bits = val_loss / math.log(2)
+print(f"validation loss {val_loss:.3f} nats/char = {val_bits:.3f} bits/char")
 glue("val_loss", val_loss, display=False)
 glue("val_bits", val_loss / math.log(2), display=False)
 glue("lm_steps", history.steps, display=False)
@@ -325,12 +323,14 @@ if val_loss <= target:
     print(f"this run meets the {target} nats/char bar: {val_loss:.3f}")
 else:
     print(
-        f"this run reached {val_loss:.3f} nats/char, above the benchmark's {target} bar: "
-        f"a smaller model, {history.steps} steps, to stay inside the chapter's time budget"
+        f"this run reached {val_loss:.3f} nats/char, "
+        f"above the benchmark's {target} bar: a smaller model, {history.steps} steps, "
+        "to stay inside the chapter's time budget"
     )
 glue("lm_target", target, display=False)
 if not fast_mode():
-    assert val_loss < unigram_loss  # better than knowing only how common each character is
+    # better than knowing only how common each character is
+    assert val_loss < unigram_loss
     for t in (0, config.max_len // 2, config.max_len - 2):  # nor can the trained model
         assert not sees_the_future(model, tok_ids, t)
 
@@ -385,7 +385,8 @@ def generate(
 
 prompt = torch.tensor([tok.encode("The ")], device=device)  # (1, 4)
 ours = generate(model, prompt, 60, 0.8, 10, torch.Generator().manual_seed(1))
-theirs = model.generate(  # use_cache=False: the same arithmetic as our loop (cache: below)
+# use_cache=False: the same arithmetic as our loop (cache: below)
+theirs = model.generate(
     prompt,
     60,
     temperature=0.8,
@@ -415,7 +416,8 @@ def show_char(c):
 
 context = "Return the "
 with torch.no_grad():
-    logits = model(torch.tensor([tok.encode(context)], device=device)).logits[0, -1].cpu()
+    context_ids = torch.tensor([tok.encode(context)], device=device)
+    logits = model(context_ids).logits[0, -1].cpu()
 fig, axes = plt.subplots(1, 3, figsize=(8.5, 3.4), layout="constrained", sharey=True)
 for ax, temperature in zip(axes, (0.5, 1.0, 2.0), strict=True):
     probs = (logits / temperature).softmax(-1)
@@ -454,7 +456,8 @@ settings = [
     ("T = 1.0, top-k = 5", dict(temperature=1.0, top_k=5)),
 ]
 sample_len = 40 if fast_mode() else 300
-num_samples = 4  # one batch of 4 samples per setting: steadier numbers at almost no cost
+# one batch of 4 samples per setting: steadier numbers at almost no cost
+num_samples = 4
 prompts = prompt.expand(num_samples, -1)  # (4, 4): the same prompt four times
 stats = {}
 for name, knobs in settings:
@@ -467,11 +470,11 @@ for name, knobs in settings:
     texts = [tok.decode(row) for row in out]
     per_sample = torch.tensor([word_stats(t) for t in texts])  # (4, 2)
     stats[name] = per_sample.mean(0).tolist()  # averaged over the samples
-    print(
-        f"--- {name}: real words {stats[name][0]:.0%}, distinct words {stats[name][1]:.0%}",
-    )
+    real, distinct = stats[name]
+    print(f"--- {name}: real words {real:.0%}, distinct words {distinct:.0%}")
     for line in texts[0][:240].splitlines():  # wrapped to fit the page
-        print(textwrap.fill(line, width=80, subsequent_indent="  ") if line.strip() else "")
+        wrapped = textwrap.fill(line, width=80, subsequent_indent="  ")
+        print(wrapped if line.strip() else "")
 glue("real_greedy", stats["greedy (T = 0)"][0], display=False)
 glue("distinct_greedy", stats["greedy (T = 0)"][1], display=False)
 glue("real_hot", stats["T = 1.5"][0], display=False)
@@ -539,12 +542,14 @@ sequence = torch.tensor([tok.encode(val_text[:48])], device=device)  # (1, 48)
 with torch.no_grad():
     full = model(sequence).logits  # (1, 48, V)
     cache = model.new_cache()  # one KVCache per layer
-    steps = [model(sequence[:, t : t + 1], cache=cache).logits for t in range(sequence.size(1))]
+    positions = range(sequence.size(1))
+    steps = [model(sequence[:, t : t + 1], cache=cache).logits for t in positions]
 stepwise = torch.cat(steps, dim=1)  # (1, 48, V)
 torch.testing.assert_close(stepwise, full, atol=1e-4, rtol=1e-4)
 cache_numbers = sum(c.key.numel() + c.value.numel() for c in cache)
+key_shape = tuple(cache[0].key.shape)
 print(
-    f"cache after 48 tokens: {len(cache)} layers x (keys, values) of shape {tuple(cache[0].key.shape)}",
+    f"cache after 48 tokens: {len(cache)} layers x (keys, values) of shape {key_shape}",
 )
 print(f"= {cache_numbers:,} numbers ({cache_numbers * 4 / 1024:.0f} KiB in float32)")
 assert len(cache[0]) == sequence.size(1)
@@ -777,11 +782,11 @@ def next_token_loss(logits, ids):
 
 
 assert check_next_token_loss(next_token_loss)
-window_ids = result.data["val"][: 4 * config.max_len].reshape(4, -1).to(device)  # 4 windows
+# window_ids: 4 windows
+window_ids = result.data["val"][: 4 * config.max_len].reshape(4, -1).to(device)
 with torch.no_grad():
-    print(
-        f"on 4 validation windows: {next_token_loss(model(window_ids).logits, window_ids):.3f}",
-    )
+    window_loss = next_token_loss(model(window_ids).logits, window_ids)
+    print(f"on 4 validation windows: {window_loss:.3f}")
 
 # %% [markdown]
 # ### Exercise 3: greedy generation

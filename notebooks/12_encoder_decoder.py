@@ -100,9 +100,8 @@ for name in list(DATE_FORMATS)[:8]:
     print(f"{name:>28}: {example.text:32} -> {example.iso}")
 train_days, test_days = date_split()
 assert not set(train_days) & set(test_days)
-print(
-    f"... {len(DATE_FORMATS)} formats; {len(train_days):,} training days, {len(test_days):,} held-out days",
-)
+days = f"{len(train_days):,} training days, {len(test_days):,} held-out days"
+print(f"... {len(DATE_FORMATS)} formats; {days}")
 glue("num_formats", len(DATE_FORMATS), display=False)
 glue("first_year", FIRST_DATE.year, display=False)
 glue("last_year", LAST_DATE.year, display=False)
@@ -156,9 +155,8 @@ target = torch.tensor([tgt])  # (1, L)
 decoder_input = shift_right(target, tok.bos_id)  # (1, L): <bos>, y_0 .. y_{L-2}
 for t in range(target.size(1)):
     seen = tok.decode(decoder_input[0, : t + 1], skip_special=False)
-    print(
-        f"position {t:2d} reads {seen!r:22} -> must predict {tok.itos[int(target[0, t])]!r}",
-    )
+    expected = tok.itos[int(target[0, t])]
+    print(f"position {t:2d} reads {seen!r:22} -> must predict {expected!r}")
 assert torch.equal(decoder_input[0, 1:], target[0, :-1])
 
 # %% [markdown]
@@ -191,12 +189,10 @@ loss = F.cross_entropy(
     tgt_batch.ids.flatten(),
     ignore_index=tok.pad_id,
 )
-print(
-    f"logits {tuple(out.logits.shape)}, cross-attention {tuple(out.cross_attentions[0].shape)}",
-)
-print(
-    f"loss before training {loss.item():.2f} (a uniform guess: {torch.log(torch.tensor(tok.vocab_size)).item():.2f})",
-)
+cross_shape = tuple(out.cross_attentions[0].shape)
+print(f"logits {tuple(out.logits.shape)}, cross-attention {cross_shape}")
+uniform = torch.log(torch.tensor(tok.vocab_size)).item()
+print(f"loss before training {loss.item():.2f} (a uniform guess: {uniform:.2f})")
 
 # %% [markdown]
 # (train-dates)=
@@ -260,8 +256,9 @@ if exact >= target:
     print(f"this run meets the {target:.1%} bar: {exact:.2%}")
 else:
     print(
-        f"this run reached {exact:.2%}, short of the {target:.1%} bar after {history.steps} "
-        f"steps ({history.stopped_by} budget); the full benchmark trains longer"
+        f"this run reached {exact:.2%}, short of the {target:.1%} bar "
+        f"after {history.steps} steps ({history.stopped_by} budget); "
+        "the full benchmark trains longer"
     )
 glue("date_target", target, display=False)
 
@@ -291,15 +288,18 @@ per_format = defaultdict(list)
 for ex, pred in zip(test_examples, predictions, strict=True):
     per_format[ex.format].append(pred == ex.iso)
 format_accuracy = {name: sum(v) / len(v) for name, v in per_format.items()}
-assert (
-    abs(sum(p == e.iso for p, e in zip(predictions, test_examples, strict=True)) / NUM_TEST - exact)
-    < 1e-9
-)
+correct = sum(p == e.iso for p, e in zip(predictions, test_examples, strict=True))
+assert abs(correct / NUM_TEST - exact) < 1e-9
 
 order = sorted(format_accuracy, key=format_accuracy.get)
 fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
 bars = ax.barh(order, [format_accuracy[n] for n in order], color="#3b75af")
-ax.bar_label(bars, labels=[f"{format_accuracy[n]:.1%}" for n in order], padding=2, fontsize=9)
+ax.bar_label(
+    bars,
+    labels=[f"{format_accuracy[n]:.1%}" for n in order],
+    padding=2,
+    fontsize=9,
+)
 ax.set_xlabel("held-out exact match")
 ax.set_xlim(0, 1.12)  # room on the right for the labels; a share never passes 100 %
 ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -307,7 +307,8 @@ ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
 ax.set_title("Exact match per input format")
 plt.show()
 print(f"hardest format in this run: {order[0]} ({format_accuracy[order[0]]:.1%})")
-wrong = [(e.text, e.iso, p) for e, p in zip(test_examples, predictions, strict=True) if p != e.iso]
+graded = zip(test_examples, predictions, strict=True)
+wrong = [(e.text, e.iso, p) for e, p in graded if p != e.iso]
 print(f"{len(wrong)} of {NUM_TEST} wrong; the first few:")
 for text, iso, pred in wrong[:6]:
     print(f"  {text:32} -> {pred!r:14} (right: {iso})")
@@ -329,17 +330,16 @@ with torch.no_grad():
     memory, _ = model.encode(src_ids)  # (1, S, E), computed once
     decoded = torch.tensor([[tok.bos_id]], device=device)  # (1, 1)
     for step in range(11):  # ten characters and <eos>
-        logits = model.decode(decoded, memory).logits[:, -1]  # (1, vocab): the last position
+        # logits: (1, vocab): the last position
+        logits = model.decode(decoded, memory).logits[:, -1]
         probs = logits.softmax(-1)[0]
         top = probs.topk(3)
         choice = int(top.indices[0])
-        candidates = "  ".join(
-            f"{tok.itos[int(i)]!r} {p:.3f}" for p, i in zip(top.values, top.indices, strict=True)
-        )
+        top_pairs = zip(top.values, top.indices, strict=True)
+        candidates = "  ".join(f"{tok.itos[int(i)]!r} {p:.3f}" for p, i in top_pairs)
         so_far = tok.decode(decoded[0], skip_special=False)
-        print(
-            f"step {step:2d}: input {so_far!r:20} candidates {candidates}  -> {tok.itos[choice]!r}",
-        )
+        prefix = f"step {step:2d}: input {so_far!r:20}"
+        print(f"{prefix} candidates {candidates}  -> {tok.itos[choice]!r}")
         decoded = torch.cat([decoded, torch.tensor([[choice]], device=device)], dim=1)
         if choice == tok.eos_id:
             break
@@ -395,9 +395,9 @@ fig, axes = plt.subplots(
 for ax, ex in zip(axes, shown, strict=True):
     maps = cross_maps(ex.text, ex.iso)
     plot_heatmap(
-        maps[last].mean(0), list(ex.iso) + ["<eos>"], list(ex.text), ax=ax, annotate=False,
-        title=f"{ex.text!r}", xlabel="input character (key)", ylabel="output character (query)",
-        vmin=0, colorbar=False,
+        maps[last].mean(0), list(ex.iso) + ["<eos>"], list(ex.text), ax=ax,
+        annotate=False, title=f"{ex.text!r}", xlabel="input character (key)",
+        ylabel="output character (query)", vmin=0, colorbar=False,
     )  # fmt: skip
 fig.suptitle(f"Cross-attention of decoder layer {last}, averaged over heads")
 plt.show()
@@ -423,7 +423,10 @@ plt.show()
 
 # %%
 def copied_digits(ex):
-    """{output position: input position} for the digits the output copies from the input."""
+    """{output position: input position} for the copied digits.
+
+    These are the digits that the output copies from the input.
+    """
     pairs = {}
     if ex.format == "YYYYMMDD":
         return {0: 0, 1: 1, 2: 2, 3: 3, 5: 4, 6: 5, 8: 6, 9: 7}
@@ -471,13 +474,11 @@ for n, ex in enumerate(test_examples):
 hits, hits_mean = hits / count, hits_mean / count
 chance = chance_sum / count
 print(f"chance (a random input character): {chance:.1%}")
-print(
-    f"{count:,} copied digits in {sum(bool(copied_digits(e)) for e in test_examples)} held-out dates"
-)
+num_dates = sum(bool(copied_digits(e)) for e in test_examples)
+print(f"{count:,} copied digits in {num_dates} held-out dates")
 best = divmod(int(hits.argmax()), config.num_heads)
-print(
-    f"best head: layer {best[0]}, head {best[1]}: top weight on the copied character {hits.max():.1%}",
-)
+on_copied = f"top weight on the copied character {hits.max():.1%}"
+print(f"best head: layer {best[0]}, head {best[1]}: {on_copied}")
 for layer in range(config.num_decoder_layers):
     print(f"layer {layer}, heads averaged: {hits_mean[layer]:.1%}")
 glue("align_best", hits.max().item(), display=False)

@@ -117,9 +117,8 @@ def run(text):
 for adjective in ("comfortable", "hungry"):
     example = pronoun_example("cat", "mat", adjective)
     tokens, pointed, weights = run(example.text)
-    print(
-        f"{example.text!r}: 'it' -> {tokens[pointed]!r} (right answer {example.answer!r})",
-    )
+    right_answer = f"right answer {example.answer!r}"
+    print(f"{example.text!r}: 'it' -> {tokens[pointed]!r} ({right_answer})")
 L = len(tokens)
 assert weights.shape == (config.num_layers, config.num_heads, L, L)
 torch.testing.assert_close(
@@ -325,16 +324,17 @@ print(
     f"head {best[0]}.{best[1]} favours the antecedent most: "
     f"{to_answer[best]:.1%} vs {to_distractor[best]:.1%} to the distractor"
 )
-# The "answer magnet" check of chapter 10: do the *other* words look at the antecedent too?
+# The "answer magnet" check of chapter 10: do the *other* words look at the
+# antecedent too?
 layer, head = best
 others = test["mask"].clone()  # real tokens ...
 others[rows, test["pronoun"]] = False  # ... other than "it"
 others[rows, answer] = False  # ... and other than the antecedent itself
-to_answer_from_all = attentions[rows, layer, head, :, answer]  # (N, L): every query's weight
+# to_answer_from_all: (N, L): every query's weight
+to_answer_from_all = attentions[rows, layer, head, :, answer]
 from_others = (to_answer_from_all * others).sum(-1) / others.sum(-1)
-print(
-    f"same head, weight on the antecedent from the other words: {from_others.mean():.1%}",
-)
+others_share = from_others.mean()
+print(f"same head, weight on the antecedent from the other words: {others_share:.1%}")
 glue("best_from_others", 100 * from_others.mean().item())
 
 # %% [markdown]
@@ -371,14 +371,19 @@ glue("best_from_others", 100 * from_others.mean().item())
 
 # %%
 def attention_rollout(attentions):
-    """Abnar & Zuidema's rollout. attentions: one (..., H, L, L) tensor per layer, first first."""
+    """Abnar & Zuidema's rollout.
+
+    attentions: one (..., H, L, L) tensor per layer, first first.
+    """
     rollout = None
     for weights in attentions:
         mixed = weights.mean(dim=-3)  # (..., L, L): heads averaged
         eye = torch.eye(mixed.shape[-1], dtype=mixed.dtype)
-        mixed = 0.5 * mixed + 0.5 * eye  # the residual connection keeps the token's own state
+        # the residual connection keeps the token's own state
+        mixed = 0.5 * mixed + 0.5 * eye
         mixed = mixed / mixed.sum(dim=-1, keepdim=True)
-        rollout = mixed if rollout is None else mixed @ rollout  # later layers on the left
+        # later layers on the left
+        rollout = mixed if rollout is None else mixed @ rollout
     return rollout  # (..., L, L)
 
 
@@ -465,7 +470,10 @@ glue("rollout_ahead", 100 * (roll_answer > roll_distractor).float().mean().item(
 
 # %%
 def ablate(heads):
-    """Register hooks that zero the output of each (layer, head) in `heads`; return them."""
+    """Register hooks that zero the output of each (layer, head) in `heads`.
+
+    Returns the hook handles.
+    """
     d_k = config.head_dim
     handles = []
     for layer, head in heads:
@@ -508,11 +516,15 @@ attention_modules = [layer.self_attn for layer in model.layers]
 with torch.no_grad(), interpret.ablate_heads(attention_modules, [(1, 2)]):
     library = model(*probe).logits
 torch.testing.assert_close(library, hooked)
-assert not any(m.out_proj._forward_pre_hooks for m in attention_modules)  # hooks removed
+# hooks removed
+assert not any(m.out_proj._forward_pre_hooks for m in attention_modules)
 
 
 def measure(heads=()):
-    """Accuracy and mean margin (antecedent score - distractor score) with `heads` removed."""
+    """Accuracy and mean margin with `heads` removed.
+
+    margin = antecedent score - distractor score.
+    """
     with interpret.ablate_heads(attention_modules, heads):
         accuracy = evaluate_pointer(model, test["ids"], test["mask"], answer)
         with torch.no_grad():
@@ -567,9 +579,8 @@ plot_heatmap(
 )
 plt.show()
 worst = divmod(int(acc_drop.argmax()), config.num_heads)
-print(
-    f"largest accuracy loss from one head: {acc_drop.max():.1%} (head {worst[0]}.{worst[1]})",
-)
+worst_name = f"{worst[0]}.{worst[1]}"
+print(f"largest accuracy loss from one head: {acc_drop.max():.1%} (head {worst_name})")
 glue("max_acc_drop", 100 * acc_drop.max().item())
 glue("worst_head", f"{worst[0]}.{worst[1]}")
 
@@ -594,7 +605,8 @@ def ranks(x):
     return np.argsort(np.argsort(x)).astype(float)
 
 
-attention_score = (to_answer - to_distractor).flatten().numpy()  # prefers the antecedent
+# attention_score: how much each head prefers the antecedent
+attention_score = (to_answer - to_distractor).flatten().numpy()
 effect = margin_drop.flatten().numpy()
 rho = float(np.corrcoef(ranks(attention_score), ranks(effect))[0, 1])
 glue("rho", rho)
@@ -657,8 +669,8 @@ top_attention, top_effect = order_attention[0], order_effect[0]
 print(
     f"most antecedent-favouring attention: head {name(top_attention)} "
     f"(+{attention_score[top_attention]:.3f}); removing it costs "
-    f"{effect[top_attention]:.2f} of margin, rank {list(order_effect).index(top_attention) + 1}"
-    f" of {len(effect)} by effect"
+    f"{effect[top_attention]:.2f} of margin, "
+    f"rank {list(order_effect).index(top_attention) + 1} of {len(effect)} by effect"
 )
 print(
     f"largest effect when removed: head {name(top_effect)} "
@@ -666,7 +678,8 @@ print(
     f"{attention_score[top_effect]:+.3f}, rank "
     f"{list(order_attention).index(top_effect) + 1} of {len(effect)} by attention"
 )
-looks_but_idle = [name(i) for i in order_attention[:4] if effect[i] < 0.1 * effect.max()]
+idle_bar = 0.1 * effect.max()
+looks_but_idle = [name(i) for i in order_attention[:4] if effect[i] < idle_bar]
 print(
     "among the 4 most antecedent-favouring heads, those whose removal costs under "
     f"10% of the largest effect: {looks_but_idle or 'none'}"

@@ -132,10 +132,13 @@ for length in memory_lengths:
     weights = torch.softmax(q @ k.T / math.sqrt(d_k), dim=-1)  # (L, S)
     size = weights.numel() * weights.element_size()
     measured_bytes.append(size)
-    print(f"n = {length:5d}: weights tensor {tuple(weights.shape)} holds {size / 2**20:6.1f} MiB")
+    size_mib = size / 2**20
+    weights_shape = tuple(weights.shape)
+    print(f"n = {length:5d}: weights tensor {weights_shape} holds {size_mib:6.1f} MiB")
     assert size == length * length * 4
     del weights
-ratios = [measured_bytes[i + 1] / measured_bytes[i] for i in range(len(measured_bytes) - 1)]
+doublings = range(len(measured_bytes) - 1)
+ratios = [measured_bytes[i + 1] / measured_bytes[i] for i in doublings]
 print("memory ratio per doubling of n:", ratios)
 assert all(r == 4 for r in ratios)  # double n, four times the memory
 
@@ -159,7 +162,8 @@ if device.type == "cuda":
             f"(the weights alone: {8 * length**2 * 4 / 2**20:.1f} MiB)"
         )
 else:
-    print(f"no CUDA device here ({device.type}): the tensor sizes above are the measurement")
+    measured = "the tensor sizes above are the measurement"
+    print(f"no CUDA device here ({device.type}): {measured}")
 
 # %% [markdown]
 # (time-grows)=
@@ -231,8 +235,14 @@ def time_call(fn, *args, repeats=5):
 
 H = 2  # heads, all computed in one batched call
 q, k, v = (torch.randn(1, H, 64, d_k, device=device) for _ in range(3))
-torch.testing.assert_close(naive_attention(q, k, v), F.scaled_dot_product_attention(q, k, v))
-torch.testing.assert_close(naive_attention(q, k, v), scaled_dot_product_attention(q, k, v))
+torch.testing.assert_close(
+    naive_attention(q, k, v),
+    F.scaled_dot_product_attention(q, k, v),
+)
+torch.testing.assert_close(
+    naive_attention(q, k, v),
+    scaled_dot_product_attention(q, k, v),
+)
 
 # %% [markdown]
 # Both give the same numbers (and the same as `attnbook.functional`'s reference
@@ -245,7 +255,9 @@ timings = {"naive": [], "sdpa": []}
 for length in time_lengths:
     q, k, v = (torch.randn(1, H, length, d_k, device=device) for _ in range(3))
     timings["naive"].append(time_call(naive_attention, q, k, v, repeats=repeats))
-    timings["sdpa"].append(time_call(F.scaled_dot_product_attention, q, k, v, repeats=repeats))
+    timings["sdpa"].append(
+        time_call(F.scaled_dot_product_attention, q, k, v, repeats=repeats),
+    )
     print(
         f"n = {length:5d}: naive {1e3 * timings['naive'][-1]:8.2f} ms   "
         f"SDPA {1e3 * timings['sdpa'][-1]:8.2f} ms"
@@ -329,13 +341,20 @@ q, k, v = (torch.randn(1, many_heads, length, d_k, device=device) for _ in range
 
 def loop_over_heads(q, k, v):
     heads = [
-        F.scaled_dot_product_attention(q[:, h : h + 1], k[:, h : h + 1], v[:, h : h + 1])
+        F.scaled_dot_product_attention(
+            q[:, h : h + 1],
+            k[:, h : h + 1],
+            v[:, h : h + 1],
+        )
         for h in range(q.shape[1])
     ]
     return torch.cat(heads, dim=1)  # (N, H, L, Ev)
 
 
-torch.testing.assert_close(loop_over_heads(q, k, v), F.scaled_dot_product_attention(q, k, v))
+torch.testing.assert_close(
+    loop_over_heads(q, k, v),
+    F.scaled_dot_product_attention(q, k, v),
+)
 batched = time_call(F.scaled_dot_product_attention, q, k, v, repeats=repeats)
 looped = time_call(loop_over_heads, q, k, v, repeats=repeats)
 print(
@@ -429,7 +448,10 @@ print("online attention for one query:", out)
 
 # %%
 def tiled_attention_simple(q, k, v, block):
-    """Exact attention, visiting the keys `block` at a time. q: (L, E), k: (S, E), v: (S, Ev)."""
+    """Exact attention, visiting the keys `block` at a time.
+
+    q: (L, E), k: (S, E), v: (S, Ev).
+    """
     L, E = q.shape
     q = q / math.sqrt(E)
     m = torch.full((L, 1), -math.inf, device=q.device)  # running max per query
@@ -472,7 +494,17 @@ print("tiled == SDPA; largest tile of scores:", (300, 64), "instead of", (300, 3
 torch.testing.assert_close(
     tiled_attention(q[None], k[None], v[None], block_q=64, block_k=64)[0], out
 )
-qg, kg, vg = (torch.randn(1, 2, 200, 16, dtype=torch.float64, requires_grad=True) for _ in range(3))
+qg, kg, vg = (
+    torch.randn(
+        1,
+        2,
+        200,
+        16,
+        dtype=torch.float64,
+        requires_grad=True,
+    )
+    for _ in range(3)
+)
 grads_tiled = torch.autograd.grad(
     tiled_attention(qg, kg, vg, is_causal=True, block_q=48, block_k=48).sum(),
     (qg, kg, vg),
@@ -495,9 +527,20 @@ print("tiled_attention: same outputs and same gradients as torch")
 
 # %%
 def saved_bytes(fn, length, heads=H):
-    """Bytes that autograd saves for the backward pass of fn(q, k, v), inputs excluded."""
+    """Bytes that autograd saves for the backward pass of fn(q, k, v).
+
+    The inputs themselves are excluded.
+    """
     q, k, v = (
-        torch.randn(1, heads, length, d_k, device=device, requires_grad=True) for _ in range(3)
+        torch.randn(
+            1,
+            heads,
+            length,
+            d_k,
+            device=device,
+            requires_grad=True,
+        )
+        for _ in range(3)
     )
     inputs = {x.untyped_storage().data_ptr() for x in (q, k, v)}
     saved = {}
@@ -520,10 +563,8 @@ saved = {
     ]
 }
 for i, length in enumerate(memory_lengths):
-    print(
-        f"n = {length:5d}: "
-        + "   ".join(f"{name} {sizes[i] / 2**20:7.2f} MiB" for name, sizes in saved.items())
-    )
+    cells = [f"{name} {sizes[i] / 2**20:7.2f} MiB" for name, sizes in saved.items()]
+    print(f"n = {length:5d}: " + "   ".join(cells))
 assert saved["naive"][-1] == H * memory_lengths[-1] ** 2 * 4  # exactly the weights
 glue("saved_ratio", saved["naive"][-1] / saved["tiled"][-1])
 
@@ -579,15 +620,22 @@ else:
     note = (
         "the record says {mib} MiB, but the output alone takes {out:g} MiB. The CPU "
         "benchmark measures memory as the growth of the process's resident size during "
-        "the call; it did not grow here, most likely because the call reused memory the "
-        "process already held (buffers freed while the inputs were made), so the "
+        "the call; it did not grow here, most likely because the call reused memory "
+        "the process already held (buffers freed while the inputs were made), so the "
         "reading is left out of the table and of the memory panel below."
     )
     for r in unmeasured:
         out = setup["N"] * setup["H"] * r["n"] * setup["E"] * 4 / 2**20  # MiB, fp32
         text = note.format(mib=r["peak_mib"], out=out)
         print(f"(*) {r['method']} {r['mode']}, n = {r['n']}:")
-        print(textwrap.fill(text, width=80, initial_indent="    ", subsequent_indent="    "))
+        print(
+            textwrap.fill(
+                text,
+                width=80,
+                initial_indent="    ",
+                subsequent_indent="    ",
+            )
+        )
 
 # %%
 if bench is not None:
@@ -611,7 +659,11 @@ if bench is not None:
     for ax in axes:
         log_log(ax)
     axes[0].set(xlabel="sequence length n", ylabel="median ms per call", title="time")
-    axes[1].set(xlabel="sequence length n", ylabel="peak extra memory (MiB)", title="memory")
+    axes[1].set(
+        xlabel="sequence length n",
+        ylabel="peak extra memory (MiB)",
+        title="memory",
+    )
     fig.legend(loc="outside lower center", ncols=3, fontsize=9)
     fig.suptitle("Committed benchmark: exact attention three ways (not causal, fp32)")
     plt.show()
@@ -631,10 +683,8 @@ if bench is not None:
                 if m0 and m1 and m0 > 0 and m1 > 0
                 else "  n/a"
             )
-            print(
-                f"  {name:>5} {mode:>16}: time {math.log(t1 / t0) / math.log(n1 / n0):5.2f}, "
-                f"memory {memory}"
-            )
+            time_exponent = math.log(t1 / t0) / math.log(n1 / n0)
+            print(f"  {name:>5} {mode:>16}: time {time_exponent:5.2f}, memory {memory}")
 
 # %% [markdown]
 # What to look for: in the memory panel, the textbook version's extra memory grows
@@ -650,7 +700,9 @@ live = {"naive": [], "sdpa": [], "tiled": []}
 for length in time_lengths[1:3]:
     q, k, v = (torch.randn(1, H, length, d_k, device=device) for _ in range(3))
     live["naive"].append(time_call(naive_attention, q, k, v, repeats=repeats))
-    live["sdpa"].append(time_call(F.scaled_dot_product_attention, q, k, v, repeats=repeats))
+    live["sdpa"].append(
+        time_call(F.scaled_dot_product_attention, q, k, v, repeats=repeats),
+    )
     live["tiled"].append(time_call(tiled_attention, q, k, v, repeats=repeats))
     print(
         f"n = {length:5d}: "
@@ -692,7 +744,8 @@ for length in time_lengths[1:3]:
 # %%
 size, block = 32, 8
 block_id = torch.arange(size) // block
-hier = torch.where(block_id[:, None] == block_id[None, :], 1.0, 0.4)  # own block, summaries
+# hier: 1.0 within the own block, 0.4 for the summaries
+hier = torch.where(block_id[:, None] == block_id[None, :], 1.0, 0.4)
 patterns = {
     "exact": torch.ones(size, size),
     "local window (w = 3)": local_window_mask(size, 3).float(),
@@ -758,11 +811,11 @@ variant_slopes = {
     name: float(np.polyfit(np.log(variant_lengths), np.log(t), 1)[0])
     for name, t in variant_times.items()
 }
-print(f"{'method':>15}" + "".join(f"{f'n={m}':>11}" for m in variant_lengths) + "   exponent")
+length_columns = "".join(f"{f'n={m}':>11}" for m in variant_lengths)
+print(f"{'method':>15}" + length_columns + "   exponent")
 for name, t in variant_times.items():
-    print(
-        f"{name:>15}" + "".join(f"{1e3 * x:9.2f}ms" for x in t) + f"   {variant_slopes[name]:6.2f}"
-    )
+    times_row = "".join(f"{1e3 * x:9.2f}ms" for x in t)
+    print(f"{name:>15}" + times_row + f"   {variant_slopes[name]:6.2f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -817,7 +870,8 @@ def make_inputs(kind, length, heads=H, seed=1):
         pos = torch.arange(length, dtype=torch.float32)[:, None]  # (n, 1)
         angles = pos * torch.logspace(-3, 0, d_k // 2)  # (n, d_k / 2)
         p = torch.cat([angles.sin(), angles.cos()], dim=-1)  # (n, d_k)
-        q, k = (1.5 * p + 0.5 * torch.randn(1, heads, length, d_k, generator=g) for _ in range(2))
+        noise_shape = (1, heads, length, d_k)
+        q, k = (1.5 * p + 0.5 * torch.randn(noise_shape, generator=g) for _ in range(2))
     return tuple(x.to(device) for x in (q, k, v))
 
 
@@ -832,9 +886,8 @@ for kind in ("random", "local"):
     exact, weights = scaled_dot_product_attention(q, k, v, need_weights=True)
     near = local_window_mask(error_length, window, device=device)
     in_window = (weights * near).sum(-1).mean().item()  # exact weight inside the window
-    errors[kind] = {
-        name: relative_error(fn(q, k, v), exact) for name, fn in variants(error_length).items()
-    }
+    methods = variants(error_length).items()
+    errors[kind] = {name: relative_error(fn(q, k, v), exact) for name, fn in methods}
     print(
         f"{kind} inputs: exact attention puts {in_window:.0%} of its weight within "
         f"{window} positions"
@@ -843,7 +896,8 @@ for kind in ("random", "local"):
 print(f"\n{'method':>15} {'random':>10} {'local':>10}")
 for name in errors["random"]:
     print(f"{name:>15} {errors['random'][name]:10.2e} {errors['local'][name]:10.2e}")
-assert errors["random"]["tiled (exact)"] < 1e-5 and errors["local"]["tiled (exact)"] < 1e-5
+random_errors, local_errors = errors["random"], errors["local"]
+assert random_errors["tiled (exact)"] < 1e-5 and local_errors["tiled (exact)"] < 1e-5
 assert errors["local"]["local window"] < errors["random"]["local window"]
 
 # %% [markdown]
@@ -1013,8 +1067,10 @@ def causal_tiled_attention(q, k, v, block):
     ell = torch.zeros(L, 1, device=q.device)
     acc = torch.zeros(L, v.shape[-1], device=q.device)
     rows = torch.arange(L, device=q.device)[:, None]  # (L, 1) query positions
-    for j in range(0, min(k.shape[0], L), block):  # keys after the last query: never seen
-        cols = torch.arange(j, min(j + block, k.shape[0]), device=q.device)  # key positions
+    # keys after the last query: never seen
+    for j in range(0, min(k.shape[0], L), block):
+        # cols: key positions
+        cols = torch.arange(j, min(j + block, k.shape[0]), device=q.device)
         s = (q @ k[j : j + block].T).masked_fill(cols > rows, -math.inf)  # (L, block)
         m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))
         e = torch.exp(s - m_new)  # key 0 is in the first tile, so m_new is finite

@@ -97,7 +97,13 @@ embeddings = torch.tensor(
     ]
 )  # (L, 4)
 w_q, w_k, w_v = (torch.randn(4, 4) for _ in range(3))
-AttentionLookup(tokens, embeddings @ w_q, embeddings @ w_k, embeddings @ w_v, query_index=2)
+AttentionLookup(
+    tokens,
+    embeddings @ w_q,
+    embeddings @ w_k,
+    embeddings @ w_v,
+    query_index=2,
+)
 
 # %% [markdown]
 # ## 5. Attention maps
@@ -152,7 +158,8 @@ PositionalExplorer(embed_dim=64, max_len=64)
 
 # %%
 benchmark = Path("../benchmarks/results/efficient_attention_cpu.json")
-if not benchmark.exists():  # e.g. on Colab, which installs attnbook without the repository
+# e.g. on Colab, which installs attnbook without the repository
+if not benchmark.exists():
     print(f"{benchmark} is not here: the chart stays empty.")
 CostExplorer(
     benchmark if benchmark.exists() else None,
