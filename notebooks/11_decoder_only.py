@@ -473,7 +473,7 @@ for name, knobs in settings:
     real, distinct = stats[name]
     print(f"--- {name}: real words {real:.0%}, distinct words {distinct:.0%}")
     for line in texts[0][:240].splitlines():  # wrapped to fit the page
-        wrapped = textwrap.fill(line, width=80, subsequent_indent="  ")
+        wrapped = textwrap.fill(line, width=76, subsequent_indent="  ")
         print(wrapped if line.strip() else "")
 glue("real_greedy", stats["greedy (T = 0)"][0], display=False)
 glue("distinct_greedy", stats["greedy (T = 0)"][1], display=False)

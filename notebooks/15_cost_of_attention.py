@@ -631,7 +631,7 @@ else:
         print(
             textwrap.fill(
                 text,
-                width=80,
+                width=76,
                 initial_indent="    ",
                 subsequent_indent="    ",
             )

@@ -15,7 +15,7 @@ import attnbook.exercises as exercises
 from attnbook import functional
 from attnbook.exercises import part1
 
-# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 76).
 pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
 
 # ----------------------------------------------------------------- right answers

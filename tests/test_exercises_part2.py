@@ -12,7 +12,7 @@ import attnbook.exercises as exercises
 from attnbook.exercises import part2
 from attnbook.positional import RotaryEmbedding, alibi_bias, alibi_slopes, sinusoidal_table
 
-# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 76).
 pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
 
 # --------------------------------------------------------------- chapter 05 answers

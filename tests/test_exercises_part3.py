@@ -12,7 +12,7 @@ import attnbook.exercises as exercises
 from attnbook.data import shift_right
 from attnbook.exercises import part3
 
-# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 76).
 pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
 
 # ----------------------------------------------------------------- right answers

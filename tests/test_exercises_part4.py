@@ -28,7 +28,7 @@ from attnbook.exercises import (
     check_top_keys,
 )
 
-# Verdicts unwrapped: these tests match whole lines (the book wraps them at 80).
+# Verdicts unwrapped: these tests match whole lines (the book wraps them at 76).
 pytestmark = pytest.mark.usefixtures("unwrapped_verdicts")
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import textwrap
 
-#: Verdict lines wrap at this width, so the book's column shows them whole.
-WIDTH = 80
+#: Verdict lines wrap at this width, so the book's column shows them whole (77 characters
+#: of output fit it on a 1280-pixel-wide screen).
+WIDTH = 76
 
 
 class Verdict:
@@ -58,8 +59,8 @@ def report(passed: bool, message: str) -> Verdict:
 
     Example:
         >>> report(False, "Not yet: check_x — " + "word " * 20)
-        Not yet: check_x — word word word word word word word word word word word word
-            word word word word word word word word
+        Not yet: check_x — word word word word word word word word word word word
+            word word word word word word word word word
         Verdict(passed=False)
     """
     lines = []

@@ -10,8 +10,8 @@ the input, your result and the expected one. Every check returns ``True`` or
 
 Example:
     >>> check_softmax(lambda x, dim=-1: torch.exp(x))
-    Not yet: check_softmax — your weights sum to 11.2 instead of 1 along dim=-1: did
-        you divide by the sum of the exponentials?
+    Not yet: check_softmax — your weights sum to 11.2 instead of 1 along dim=-1:
+        did you divide by the sum of the exponentials?
         input:    x = [2.0, 1.0, 0.1], dim=-1
         yours:    [7.3891, 2.7183, 1.1052]
         expected: [0.659, 0.2424, 0.0986]
@@ -215,8 +215,8 @@ def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
 
     Example:
         >>> check_weighted_average(lambda weights, values: weights @ values)
-        Correct: check_weighted_average — your weighted average matches Σ w_i v_i on all
-            4 inputs.
+        Correct: check_weighted_average — your weighted average matches Σ w_i v_i on
+            all 4 inputs.
         Verdict(passed=True)
     """
     sat = torch.tensor([0.15, 0.35, 0.25, 0.10, 0.10, 0.05])
@@ -797,8 +797,8 @@ def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> Verdict:
 
     Example:
         >>> check_softmax_temperature(lambda x, t: torch.softmax(x / t, dim=-1))
-        Correct: check_softmax_temperature — your softmax with temperature is right on
-            all 5 inputs.
+        Correct: check_softmax_temperature — your softmax with temperature is right
+            on all 5 inputs.
         Verdict(passed=True)
     """
     scores = torch.tensor([2.0, 1.0, 0.1])
@@ -867,7 +867,8 @@ def check_entropy(fn: Callable[[Tensor], Tensor]) -> Verdict:
 
     Example:
         >>> check_entropy(lambda p: -torch.special.xlogy(p, p).sum(-1))
-        Correct: check_entropy — your entropy is right on all 4 inputs, zeros included.
+        Correct: check_entropy — your entropy is right on all 4 inputs, zeros
+            included.
         Verdict(passed=True)
     """
     cases = [
@@ -933,8 +934,8 @@ def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> Verdict:
 
     Example:
         >>> check_log_softmax(lambda x: torch.log_softmax(x, dim=-1))
-        Correct: check_log_softmax — your log-softmax is right on all 5 inputs, extremes
-            included.
+        Correct: check_log_softmax — your log-softmax is right on all 5 inputs,
+            extremes included.
         Verdict(passed=True)
     """
     cases = [
@@ -1006,8 +1007,8 @@ def check_hard_lookup(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict
 
     Example:
         >>> check_hard_lookup(lambda q, keys, values: values[(keys @ q).argmax()])
-        Correct: check_hard_lookup — your lookup returns the best key's value on all 3
-            inputs.
+        Correct: check_hard_lookup — your lookup returns the best key's value on all
+            3 inputs.
         Verdict(passed=True)
     """
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
@@ -1082,8 +1083,8 @@ def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     Example:
         >>> import torch.nn.functional as F
         >>> check_attention(F.scaled_dot_product_attention)
-        Correct: check_attention — your attention matches softmax(Q Kᵀ / √d_k) V on all
-            3 inputs.
+        Correct: check_attention — your attention matches softmax(Q Kᵀ / √d_k) V on
+            all 3 inputs.
         Verdict(passed=True)
     """
     cases = [

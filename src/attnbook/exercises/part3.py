@@ -1083,8 +1083,8 @@ def check_greedy_translate(fn: Callable[..., Tensor]) -> Verdict:
         >>> def translate(model, src_ids, src_padding_mask, bos_id, eos_id, max_new_tokens):
         ...     return model.generate(src_ids, max_new_tokens, bos_id, eos_id, src_padding_mask)
         >>> check_greedy_translate(translate)
-        Correct: check_greedy_translate — your decoding equals greedy decoding on both
-            batches.
+        Correct: check_greedy_translate — your decoding equals greedy decoding on
+            both batches.
         Verdict(passed=True)
     """
     name = "check_greedy_translate"

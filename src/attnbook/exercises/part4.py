@@ -100,10 +100,10 @@ def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> Verdict:
         Correct: attention_weight_bytes passes every check.
         Verdict(passed=True)
         >>> check_attention_memory(lambda n, h, b, e: b * h * n * e)
-        Not yet: attention_weight_bytes: for seq_len=10000, num_heads=1, batch_size=1,
-            bytes_per_element=4 you return 40000 bytes, expected 400000000: your memory
-            grows linearly with seq_len, but every query has a weight for every key:
-            seq_len ** 2 weights per head.
+        Not yet: attention_weight_bytes: for seq_len=10000, num_heads=1,
+            batch_size=1, bytes_per_element=4 you return 40000 bytes, expected
+            400000000: your memory grows linearly with seq_len, but every query has
+            a weight for every key: seq_len ** 2 weights per head.
         Verdict(passed=False)
     """
 
@@ -158,9 +158,9 @@ def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> Verdict:
         Correct: fit_exponent passes every check.
         Verdict(passed=True)
         >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(t), np.log(n), 1)[0])
-        Not yet: fit_exponent: for seconds = 2e-09 * n^2.0 you return 0.5, expected 2.0:
-            you fitted log n against log t (the axes are swapped): put log n on the x
-            axis.
+        Not yet: fit_exponent: for seconds = 2e-09 * n^2.0 you return 0.5, expected
+            2.0: you fitted log n against log t (the axes are swapped): put log n on
+            the x axis.
         Verdict(passed=False)
     """
     lengths = np.array([256.0, 512.0, 1024.0, 2048.0, 4096.0])
@@ -219,9 +219,9 @@ def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> Verdict:
         Correct: online_softmax passes every check.
         Verdict(passed=True)
         >>> check_online_softmax(lambda s, b: torch.exp(s) / torch.exp(s).sum())
-        Not yet: online_softmax: for scores in the hundreds (block_size=3) your result
-            holds inf or nan: exp overflows. Subtract the running maximum m before
-            exponentiating: exp(s - m).
+        Not yet: online_softmax: for scores in the hundreds (block_size=3) your
+            result holds inf or nan: exp overflows. Subtract the running maximum m
+            before exponentiating: exp(s - m).
         Verdict(passed=False)
     """
     g = torch.Generator().manual_seed(0)
@@ -307,8 +307,8 @@ def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any
         ...     return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
         >>> check_causal_tiled_attention(no_mask)
         Not yet: causal tiled attention: for L=37, E=8, block=10 your output equals
-            attention WITHOUT the causal mask: set the scores of keys j > i to -inf in
-            every tile that crosses the diagonal.
+            attention WITHOUT the causal mask: set the scores of keys j > i to -inf
+            in every tile that crosses the diagonal.
         Verdict(passed=False)
     """
     g = torch.Generator().manual_seed(0)

@@ -94,8 +94,8 @@ def describe_benchmark_run(name: str, results: str | Path | None = None) -> str:
         )
     fields = [(field, run.get(field)) for field in _FIELDS]
     fields.append(("load average", f"{run.get('load_average_before')} (before the run)"))
-    # Wrapped at 80 columns, continuation lines under the value: the book's column.
+    # Wrapped at 76 columns (the book's output column), continuation lines under the value.
     return "\n".join(
-        textwrap.fill(f"{field:>14}: {value}", 80, subsequent_indent=" " * 16)
+        textwrap.fill(f"{field:>14}: {value}", 76, subsequent_indent=" " * 16)
         for field, value in fields
     )
