@@ -53,6 +53,7 @@ if "google.colab" in sys.modules:
 # %%
 import dataclasses
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -388,7 +389,7 @@ elif a - b > 0.5:
     verdict = f"this head links 'it' to its antecedent far more than {others}"
 else:
     verdict = "this head prefers the antecedent only weakly"
-print("verdict:", verdict)
+print(textwrap.fill(f"verdict: {verdict}", 76, subsequent_indent="    "))
 glue("chance", chance, display=False)
 glue("it_hit", a, display=False)
 glue("it_distractor", b, display=False)
