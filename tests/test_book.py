@@ -179,3 +179,12 @@ def test_an_exercise_check_shows_only_its_message(built: Path) -> None:
         )
         assert printed.startswith(("Correct: ", "Not yet: ")), f"{chapter}: {lines[-1]}"
     assert checked >= 40  # the book has about fifty such cells
+
+
+def test_every_page_names_a_site_icon_that_exists(built: Path) -> None:
+    """Without a <link rel="icon">, browsers request /favicon.ico and log a 404 error."""
+    for page in toc_pages():
+        html = (built / page).read_text()
+        match = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        assert match, f"{page} names no site icon"
+        assert ((built / page).parent / match.group(1)).resolve().is_file(), match.group(1)
