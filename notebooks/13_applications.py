@@ -413,16 +413,27 @@ def voice_exact_match(model):
     return sum(p == r for p, r in zip(predicted, references, strict=True)) / len(references)
 
 
-torch.manual_seed(0)
-voice_model = EncoderDecoder(voice_config)
-voice_history = fit(
-    voice_model,
-    lambda g: sample_batch(*voice_train, batch_size=64, generator=g),
-    seq2seq_loss,
-    steps=30 if fast_mode() else 400,
-    lr=3e-3,
-    device=device,
-    progress=False,
+def train_seq2seq(config, train, steps, eval_fn=None):
+    """A fresh encoder-decoder (seed 0) trained on batches of 64 (src, padding, tgt)."""
+    torch.manual_seed(0)
+    model = EncoderDecoder(config)
+    history = fit(
+        model,
+        lambda g: sample_batch(*train, batch_size=64, generator=g),
+        seq2seq_loss,
+        steps=30 if fast_mode() else steps,
+        lr=3e-3,
+        device=device,
+        progress=False,
+        eval_fn=eval_fn,
+    )
+    return model, history
+
+
+voice_model, voice_history = train_seq2seq(
+    voice_config,
+    voice_train,
+    steps=400,
     eval_fn=lambda m: {"exact_match": voice_exact_match(m)},
 )
 voice_em = voice_history.final("exact_match")
@@ -575,17 +586,7 @@ news_test = seq2seq_tensors(
 news_config = dataclasses.replace(voice_config, max_len=NEWS_SRC, max_tgt_len=NEWS_TGT)
 
 
-torch.manual_seed(0)
-news_model = EncoderDecoder(news_config)
-news_history = fit(
-    news_model,
-    lambda g: sample_batch(*news_train, batch_size=64, generator=g),
-    seq2seq_loss,
-    steps=30 if fast_mode() else 300,
-    lr=3e-3,
-    device=device,
-    progress=False,
-)
+news_model, news_history = train_seq2seq(news_config, news_train, steps=300)
 predicted = greedy(news_model, *news_test[:2], NEWS_TGT - 1)
 word_hits = [
     sum(a == b for a, b in zip(p.split(), e.headline.split(), strict=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -139,8 +140,6 @@ EXECUTED = ROOT / "_build" / "jupyter_execute" / "notebooks"
 
 def _executed_cells() -> list[tuple[str, dict]]:
     """(chapter, code cell) for every code cell of every executed chapter of the book."""
-    import json
-
     cells = []
     for page in toc_pages():
         if not page.startswith("notebooks/"):
