@@ -15,7 +15,11 @@ import importlib.util
 import os
 from typing import Any
 
-__all__ = ["fast_mode", "glue"]
+__all__ = ["OUTPUT_WIDTH", "fast_mode", "glue"]
+
+#: Columns of printed text the book's output column shows whole (77 fit it on a
+#: 1280-pixel-wide screen): exercise verdicts and benchmark records wrap here.
+OUTPUT_WIDTH = 76
 
 
 def glue(name: str, value: Any, display: bool = False) -> None:

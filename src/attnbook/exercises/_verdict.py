@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import textwrap
 
-#: Verdict lines wrap at this width, so the book's column shows them whole (77 characters
-#: of output fit it on a 1280-pixel-wide screen).
-WIDTH = 76
+from attnbook.notebook import OUTPUT_WIDTH
+
+#: Verdict lines wrap at this width, so the book's column shows them whole.
+WIDTH = OUTPUT_WIDTH
 
 
 class Verdict:

@@ -16,6 +16,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from attnbook.notebook import OUTPUT_WIDTH
+
 __all__ = ["RESULTS_NAME", "benchmark_run", "describe_benchmark_run"]
 
 #: The results file of ``benchmarks/train_models.py`` on a CPU.
@@ -94,8 +96,8 @@ def describe_benchmark_run(name: str, results: str | Path | None = None) -> str:
         )
     fields = [(field, run.get(field)) for field in _FIELDS]
     fields.append(("load average", f"{run.get('load_average_before')} (before the run)"))
-    # Wrapped at 76 columns (the book's output column), continuation lines under the value.
+    # Wrapped to the book's output column, continuation lines under the value.
     return "\n".join(
-        textwrap.fill(f"{field:>14}: {value}", 76, subsequent_indent=" " * 16)
+        textwrap.fill(f"{field:>14}: {value}", OUTPUT_WIDTH, subsequent_indent=" " * 16)
         for field, value in fields
     )
