@@ -5,8 +5,9 @@ inputs (torch tensors, ``float32``), compares what it returns with a reference,
 and prints one line: ``Correct: ...`` or ``Not yet: ...`` followed by *what* is
 wrong. When your result equals a typical mistake (softmax over the wrong axis,
 a forgotten ``√d_k``, ...) the message names that mistake; otherwise it shows
-the input, your result and the expected one. Every check returns ``True`` or
-``False`` and never raises because of your code.
+the input, your result and the expected one. Every check returns a
+:class:`~attnbook.exercises.Verdict` (true or false) and never raises because of
+your code.
 
 Example:
     >>> check_softmax(lambda x, dim=-1: torch.exp(x))
@@ -211,7 +212,7 @@ def check_weighted_average(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
             and it returns shape ``(E,)``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_weighted_average(lambda weights, values: weights @ values)
@@ -271,7 +272,7 @@ def check_path_length(fn: Callable[[int, int, str], int]) -> Verdict:
         fn: Your function; it returns a whole number of steps.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> def path_length(i, j, kind):
@@ -339,7 +340,7 @@ def check_prediction_accuracy(fn: Callable[[Tensor, Tensor], float]) -> Verdict:
             a number between 0 and 1.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_prediction_accuracy(lambda logits, t: (logits.argmax(-1) == t).float().mean())
@@ -412,7 +413,7 @@ def check_dot(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
         fn: Your function; ``a`` and ``b`` have shape ``(E,)``; it returns a number.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_dot(lambda a, b: sum(x * y for x, y in zip(a, b)))
@@ -472,7 +473,7 @@ def check_cosine_similarity(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
             it returns a number in ``[-1, 1]``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_cosine_similarity(lambda a, b: a @ b / (a.norm() * b.norm()))
@@ -541,7 +542,7 @@ def check_pairwise_scores(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
             it returns shape ``(..., L, S)``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_pairwise_scores(lambda Q, K: Q @ K.transpose(-2, -1))
@@ -610,7 +611,7 @@ def check_most_similar(fn: Callable[[Tensor, Tensor], int]) -> Verdict:
             returns an index between 0 and ``S - 1``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> import torch.nn.functional as F
@@ -725,7 +726,7 @@ def check_softmax(fn: Callable[..., Tensor]) -> Verdict:
             weights of the same shape that sum to 1 along ``dim``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_softmax(lambda x, dim=-1: torch.softmax(x, dim))
@@ -793,7 +794,7 @@ def check_softmax_temperature(fn: Callable[[Tensor, float], Tensor]) -> Verdict:
             it returns weights of the same shape.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_softmax_temperature(lambda x, t: torch.softmax(x / t, dim=-1))
@@ -863,7 +864,7 @@ def check_entropy(fn: Callable[[Tensor], Tensor]) -> Verdict:
             returns shape ``(...)``, one entropy per row.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_entropy(lambda p: -torch.special.xlogy(p, p).sum(-1))
@@ -930,7 +931,7 @@ def check_log_softmax(fn: Callable[[Tensor], Tensor]) -> Verdict:
         fn: Your function; ``x`` has shape ``(..., S)``; it returns the same shape.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_log_softmax(lambda x: torch.log_softmax(x, dim=-1))
@@ -1003,7 +1004,7 @@ def check_hard_lookup(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict
             ``values`` ``(S, Ev)``; it returns one value row, shape ``(Ev,)``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_hard_lookup(lambda q, keys, values: values[(keys @ q).argmax()])
@@ -1078,7 +1079,7 @@ def check_attention(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Verdict:
             ``V`` ``(..., S, d_v)``; it returns shape ``(..., L, d_v)``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> import torch.nn.functional as F
@@ -1153,7 +1154,7 @@ def check_head_scale(fn: Callable[[int, int], float]) -> Verdict:
         fn: Your function; it returns a number.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> check_head_scale(lambda embed_dim, num_heads: (embed_dim // num_heads) ** -0.5)
@@ -1210,7 +1211,7 @@ def check_projected_attention(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Ten
             ``(E, d_k)``, ``w_v`` ``(E, d_v)``; it returns shape ``(L, d_v)``.
 
     Returns:
-        ``True`` when ``fn`` is right on every input.
+        A :class:`Verdict`, true when ``fn`` is right on every input.
 
     Example:
         >>> import torch.nn.functional as F

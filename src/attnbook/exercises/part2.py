@@ -3,7 +3,7 @@
 Each ``check_<name>(your_function)`` calls your function on a few inputs,
 compares the result with ``attnbook``'s reference, prints one line that says
 either that it is right or *what* is wrong (recognising the usual mistakes),
-and returns ``True`` or ``False``. Nothing here grades style: only results.
+and returns a :class:`~attnbook.exercises.Verdict`. Nothing here grades style: only results.
 
 Example:
     >>> def split_heads(x, num_heads):
@@ -146,7 +146,7 @@ def check_split_heads(split_heads: Callable[[Tensor, int], Tensor]) -> Verdict:
         split_heads: your function.
 
     Returns:
-        True if it agrees with the reference on every test input.
+        A :class:`Verdict`, true if it agrees with the reference on every test input.
 
     Example:
         >>> check_split_heads(lambda x, h: x.reshape(x.shape[0], h, x.shape[1], -1))
@@ -206,7 +206,7 @@ def check_merge_heads(merge_heads: Callable[[Tensor], Tensor]) -> Verdict:
         merge_heads: your function.
 
     Returns:
-        True if it agrees with the reference on every test input.
+        A :class:`Verdict`, true if it agrees with the reference on every test input.
 
     Example:
         >>> check_merge_heads(lambda x: x.transpose(1, 2).flatten(2))  # doctest: +ELLIPSIS
@@ -265,7 +265,7 @@ def check_mha_parameter_count(count: Callable[[int, int, bool], int]) -> Verdict
         count: your function, returning an int.
 
     Returns:
-        True if it agrees on every test case.
+        A :class:`Verdict`, true if it agrees on every test case.
 
     Example:
         >>> check_mha_parameter_count(lambda E, H, bias: 4 * E * E)  # doctest: +ELLIPSIS
@@ -361,7 +361,7 @@ def check_multihead_attention(
         multihead_attention: your function, returning ``(N, L, E)``.
 
     Returns:
-        True if it agrees on every test input.
+        A :class:`Verdict`, true if it agrees on every test input.
 
     Example:
         >>> from attnbook.attention import MultiheadAttention
@@ -461,7 +461,7 @@ def check_self_attention(
         self_attention: your function, returning ``(N, L, E)``.
 
     Returns:
-        True if it agrees with the reference on every test input.
+        A :class:`Verdict`, true if it agrees with the reference on every test input.
 
     Example:
         >>> import torch.nn.functional as F
@@ -524,7 +524,7 @@ def check_cross_attention(
         cross_attention: your function, returning ``(N, L, E)``.
 
     Returns:
-        True if it agrees with the reference on every test input.
+        A :class:`Verdict`, true if it agrees with the reference on every test input.
 
     Example:
         >>> import torch.nn.functional as F
@@ -596,7 +596,7 @@ def check_attention_shapes(shapes: Callable[[int, int, int, int, int], Sequence[
         shapes: your function.
 
     Returns:
-        True if all four shapes are right for every test case.
+        A :class:`Verdict`, true if all four shapes are right for every test case.
 
     Example:
         >>> check_attention_shapes(lambda N, L, S, E, H: [(N, H, L, E // H), (N, H, S, E // H),
@@ -659,7 +659,7 @@ def check_padding_mask(make_padding_mask: Callable[[Sequence[int], int], Tensor]
         make_padding_mask: your function.
 
     Returns:
-        True if it agrees on every test input.
+        A :class:`Verdict`, true if it agrees on every test input.
 
     Example:
         >>> check_padding_mask(lambda lengths, max_len: (
@@ -720,7 +720,7 @@ def check_causal_mask(make_causal_mask: Callable[[int], Tensor]) -> Verdict:
         make_causal_mask: your function.
 
     Returns:
-        True if it agrees for every test length.
+        A :class:`Verdict`, true if it agrees for every test length.
 
     Example:
         >>> check_causal_mask(lambda L: torch.ones(L, L, dtype=torch.bool).triu())
@@ -782,7 +782,7 @@ def check_masked_softmax(masked_softmax: Callable[[Tensor, Tensor], Tensor]) -> 
         masked_softmax: your function.
 
     Returns:
-        True if it agrees on every test input.
+        A :class:`Verdict`, true if it agrees on every test input.
 
     Example:
         >>> def naive(scores, mask):
@@ -870,7 +870,7 @@ def check_sinusoidal_table(sinusoidal: Callable[[int, int], Tensor]) -> Verdict:
         sinusoidal: your function.
 
     Returns:
-        True if it agrees on every test size.
+        A :class:`Verdict`, true if it agrees on every test size.
 
     Example:
         >>> from attnbook.positional import sinusoidal_table
@@ -944,7 +944,8 @@ def check_shift_matrix(shift_matrix: Callable[[int, int], Tensor]) -> Verdict:
         shift_matrix: your function, returning ``(E, E)``.
 
     Returns:
-        True if ``M @ PE[p]`` equals ``PE[p + k]`` for every tested ``p``, ``k`` and ``E``.
+        A :class:`Verdict`, true if ``M @ PE[p]`` equals ``PE[p + k]`` for every tested
+        ``p``, ``k`` and ``E``.
 
     Example:
         >>> check_shift_matrix(lambda k, E: torch.eye(E))  # doctest: +ELLIPSIS
@@ -1009,7 +1010,7 @@ def check_rope(rope: Callable[[Tensor], Tensor]) -> Verdict:
         rope: your function.
 
     Returns:
-        True if it agrees with :class:`attnbook.positional.RotaryEmbedding`.
+        A :class:`Verdict`, true if it agrees with :class:`attnbook.positional.RotaryEmbedding`.
 
     Example:
         >>> from attnbook.positional import RotaryEmbedding
@@ -1072,7 +1073,7 @@ def check_alibi_bias(alibi: Callable[[int, int], Tensor]) -> Verdict:
         alibi: your function.
 
     Returns:
-        True if it agrees with :func:`attnbook.positional.alibi_bias`.
+        A :class:`Verdict`, true if it agrees with :func:`attnbook.positional.alibi_bias`.
 
     Example:
         >>> from attnbook.positional import alibi_bias

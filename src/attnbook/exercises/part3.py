@@ -167,7 +167,8 @@ def check_layer_norm(fn: Callable[..., Tensor]) -> Verdict:
         fn: your function; ``x`` is ``(..., E)``, ``weight`` and ``bias`` are ``(E,)``.
 
     Returns:
-        True if ``fn`` matches ``torch.nn.functional.layer_norm`` on every input.
+        A :class:`Verdict`, true if ``fn`` matches ``torch.nn.functional.layer_norm`` on
+        every input.
 
     Example:
         >>> def no_affine(x, weight, bias, eps=1e-5):
@@ -265,7 +266,7 @@ def check_feed_forward(fn: Callable[[Tensor, FeedForward], Tensor]) -> Verdict:
             :class:`attnbook.blocks.FeedForward`.
 
     Returns:
-        True if ``fn`` matches ``ff(x)`` on every input.
+        A :class:`Verdict`, true if ``fn`` matches ``ff(x)`` on every input.
 
     Example:
         >>> def two_maps(x, ff):
@@ -364,7 +365,7 @@ def check_post_norm_block(fn: Callable[[Tensor, EncoderLayer], Tensor]) -> Verdi
         fn: your function; ``x`` is ``(N, L, E)``.
 
     Returns:
-        True if ``fn`` matches ``layer(x)`` on every input.
+        A :class:`Verdict`, true if ``fn`` matches ``layer(x)`` on every input.
 
     Example:
         >>> def pre_norm(x, layer):
@@ -429,7 +430,7 @@ def check_inverted_dropout(fn: Callable[[Tensor, float, bool], Tensor]) -> Verdi
         fn: your function; ``x`` is any tensor, ``0 <= p < 1``.
 
     Returns:
-        True if ``fn`` behaves like dropout in training and in evaluation.
+        A :class:`Verdict`, true if ``fn`` behaves like dropout in training and in evaluation.
 
     Example:
         >>> def no_rescale(x, p, training):
@@ -513,7 +514,7 @@ def check_antecedent_hits(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Ver
             ``pronoun_index`` and ``answer_index`` are ``(N,)`` positions.
 
     Returns:
-        True if ``fn`` returns the right ``(H,)`` shares on every input.
+        A :class:`Verdict`, true if ``fn`` returns the right ``(H,)`` shares on every input.
 
     Example:
         >>> def hits(weights, pronoun_index, answer_index):
@@ -595,7 +596,8 @@ def check_mask_tokens(fn: Callable[..., tuple[Tensor, Tensor]]) -> Verdict:
         fn: your function; ``ids`` and ``padding_mask`` are ``(N, L)``.
 
     Returns:
-        True if ``fn`` masks a share ``p`` of the real tokens, and only them, correctly.
+        A :class:`Verdict`, true if ``fn`` masks a share ``p`` of the real tokens, and
+        only them, correctly.
 
     Example:
         >>> def mask_tokens(ids, padding_mask, mask_id, p, generator=None):
@@ -685,7 +687,7 @@ def check_masked_mean_pooling(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict
             it returns ``(N, E)``.
 
     Returns:
-        True if ``fn`` matches the masked mean on every input.
+        A :class:`Verdict`, true if ``fn`` matches the masked mean on every input.
 
     Example:
         >>> check_masked_mean_pooling(lambda hidden, mask: hidden.mean(1))
@@ -745,7 +747,7 @@ def check_top_k_filter(fn: Callable[[Tensor, int], Tensor]) -> Verdict:
         fn: your function; ``logits`` is ``(N, V)``, ``1 <= k <= V``.
 
     Returns:
-        True if ``fn`` filters correctly on every input.
+        A :class:`Verdict`, true if ``fn`` filters correctly on every input.
 
     Example:
         >>> check_top_k_filter(lambda logits, k: logits)  # doctest: +ELLIPSIS
@@ -815,7 +817,7 @@ def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
         fn: your function; ``logits`` is ``(N, L, V)``, ``ids`` ``(N, L)``.
 
     Returns:
-        True if ``fn`` returns the right scalar on every input.
+        A :class:`Verdict`, true if ``fn`` returns the right scalar on every input.
 
     Example:
         >>> check_next_token_loss(lambda logits, ids: F.cross_entropy(
@@ -908,7 +910,8 @@ def check_greedy_generate(fn: Callable[[DecoderOnly, Tensor, int], Tensor]) -> V
         fn: your function; ``prompt`` is ``(N, L)`` token ids.
 
     Returns:
-        True if ``fn`` produces the same tokens as ``model.generate`` on every prompt.
+        A :class:`Verdict`, true if ``fn`` produces the same tokens as
+        ``model.generate`` on every prompt.
 
     Example:
         >>> def greedy(model, prompt, max_new_tokens):
@@ -982,7 +985,7 @@ def check_teacher_forcing_input(fn: Callable[[Tensor, int], Tensor]) -> Verdict:
         fn: your function; ``tgt`` is ``(N, T)`` target ids.
 
     Returns:
-        True if ``fn`` builds the right decoder input on every input.
+        A :class:`Verdict`, true if ``fn`` builds the right decoder input on every input.
 
     Example:
         >>> check_teacher_forcing_input(lambda tgt, bos_id: tgt)  # doctest: +ELLIPSIS
@@ -1077,7 +1080,7 @@ def check_greedy_translate(fn: Callable[..., Tensor]) -> Verdict:
         fn: your function; ``src_ids`` and ``src_padding_mask`` are ``(N, S)``.
 
     Returns:
-        True if ``fn`` produces the same tokens as ``model.generate``.
+        A :class:`Verdict`, true if ``fn`` produces the same tokens as ``model.generate``.
 
     Example:
         >>> def translate(model, src_ids, src_padding_mask, bos_id, eos_id, max_new_tokens):
@@ -1149,7 +1152,7 @@ def check_exact_match(fn: Callable[[Sequence[str], Sequence[str]], float]) -> Ve
         fn: your function; two lists of strings of the same length.
 
     Returns:
-        True if ``fn`` returns the right share on every input.
+        A :class:`Verdict`, true if ``fn`` returns the right share on every input.
 
     Example:
         >>> check_exact_match(lambda p, t: sum(a == b for a, b in zip(p, t)) / len(t))

@@ -93,7 +93,7 @@ def check_attention_memory(fn: Callable[[int, int, int, int], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case is right.
+        A :class:`Verdict`, true if every case is right.
 
     Example:
         >>> check_attention_memory(lambda n, h, b, e: b * h * n * n * e)
@@ -151,7 +151,7 @@ def check_fit_exponent(fn: Callable[[Any, Any], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every exponent is recovered to 1e-6.
+        A :class:`Verdict`, true if every exponent is recovered to 1e-6.
 
     Example:
         >>> check_fit_exponent(lambda n, t: np.polyfit(np.log(n), np.log(t), 1)[0])
@@ -212,7 +212,7 @@ def check_online_softmax(fn: Callable[[Tensor, int], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case matches ``torch.softmax``.
+        A :class:`Verdict`, true if every case matches ``torch.softmax``.
 
     Example:
         >>> check_online_softmax(lambda s, b: torch.softmax(s, dim=0))
@@ -295,7 +295,7 @@ def check_causal_tiled_attention(fn: Callable[[Tensor, Tensor, Tensor, int], Any
         fn: The reader's function.
 
     Returns:
-        True if every case matches torch.
+        A :class:`Verdict`, true if every case matches torch.
 
     Example:
         >>> def causal(q, k, v, block):
@@ -403,7 +403,7 @@ def check_attention_rollout(fn: Callable[[list[Tensor]], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case matches the reference.
+        A :class:`Verdict`, true if every case matches the reference.
 
     Example:
         >>> def rollout(attentions):
@@ -469,7 +469,7 @@ def check_top_keys(fn: Callable[[Tensor, list[str], int, int], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case lists the right tokens in the right order.
+        A :class:`Verdict`, true if every case lists the right tokens in the right order.
 
     Example:
         >>> check_top_keys(lambda w, t, i, k: [t[j] for j in w[i].argsort(descending=True)[:k]])
@@ -523,7 +523,7 @@ def check_head_ablation(fn: Callable[[Tensor, int, int], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case is right.
+        A :class:`Verdict`, true if every case is right.
 
     Example:
         >>> def ablate(x, head, num_heads):
@@ -586,7 +586,7 @@ def check_attention_entropy(fn: Callable[[Tensor], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case matches ``-(w * ln w).sum(-1)``.
+        A :class:`Verdict`, true if every case matches ``-(w * ln w).sum(-1)``.
 
     Example:
         >>> check_attention_entropy(lambda w: -torch.special.xlogy(w, w).sum(-1))
@@ -673,7 +673,7 @@ def check_best_span(fn: Callable[[Tensor, Tensor, int], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case returns the best allowed span.
+        A :class:`Verdict`, true if every case returns the best allowed span.
 
     Example:
         >>> def span(s, e, max_len):
@@ -752,7 +752,7 @@ def check_pointer_in_context(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case is right.
+        A :class:`Verdict`, true if every case is right.
 
     Example:
         >>> check_pointer_in_context(lambda x, m: x.masked_fill(~m, -math.inf).argmax(-1))
@@ -811,7 +811,7 @@ def check_alignment(fn: Callable[[Tensor], Any]) -> Verdict:
         fn: The reader's function.
 
     Returns:
-        True if every case is right.
+        A :class:`Verdict`, true if every case is right.
 
     Example:
         >>> check_alignment(lambda w: w.mean(0).argmax(-1))
