@@ -438,6 +438,7 @@ def to_torch_encoder_layer(layer):
         batch_first=True,  # torch's default is False: (L, N, E)
         norm_first=layer.norm_first,
         device=layer.norm1.weight.device,
+        dtype=layer.norm1.weight.dtype,
     )
     projections = (attn.q_proj, attn.k_proj, attn.v_proj)
     state = {
@@ -461,6 +462,7 @@ def to_torch_encoder_layer(layer):
 lengths = torch.tensor([L, 3], device=device)
 # real: (N, L), True = real token
 real = torch.arange(L, device=device)[None, :] < lengths[:, None]
+torch.backends.mha.set_fastpath_enabled(False)  # compare with the standard path
 with torch.no_grad():
     for norm_first in (True, False):
         ours = EncoderLayer(E, 4, 4 * E, activation="gelu", norm_first=norm_first)
@@ -472,11 +474,25 @@ with torch.no_grad():
         torch.testing.assert_close(out_ours[real], out_theirs[real])
         torch_name = "torch.nn.TransformerEncoderLayer"
         print(f"norm_first={norm_first}: equal to {torch_name}, with padding too")
+    torch.backends.mha.set_fastpath_enabled(True)  # torch's default
+    fast_gap = (theirs(x) - ours(x)[0]).abs().max().item()
+print(f"largest difference from torch's fast path on {device.type}: {fast_gap:.1e}")
 
 # %% [markdown]
 # The conventions must match for the numbers to match: `batch_first=True`,
 # the same activation, `dropout=0` (or both in `eval()`), the same
 # `norm_first`.
+#
+# PyTorch's layer can compute its output in two ways. Whenever autograd
+# records, and always in training, it runs its submodules one by one, as
+# ours does. In `eval()` mode under `torch.no_grad()` it may instead take an
+# inference *fast path* of fused kernels. We switched that off
+# (`torch.backends.mha.set_fastpath_enabled(False)`) to compare with the
+# standard path, and printed how far the fast path's output lies from ours.
+# On a CPU the gap is float32 rounding. On a CUDA GPU (we tried PyTorch 2.11
+# on an H200) it is far larger with `activation="gelu"` and vanishes with
+# ReLU: the fused kernels compute GELU differently. Comparing against the
+# wrong path would have made a correct layer look wrong, only on a GPU.
 #
 # ```{warning}
 # The padding masks have opposite polarity. In `attnbook` (as in

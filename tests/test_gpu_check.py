@@ -21,14 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _load_gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "tools" / "gpu_check.py")
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-gpu_check = _load_gpu_check()
+gpu_check = _load_tool("gpu_check")
+run_chapters = _load_tool("run_chapters")
 
 
 def _takes_device(path: Path) -> bool:
@@ -138,3 +139,54 @@ def test_reference_and_training_benchmarks_write_what_gpu_check_reads(tmp_path):
     run = gpu_check.recorded_goals(training)["pronoun"]
     assert run["steps"] > 0 and 0 < run["train_seconds"] < 5
     assert json.loads(training.read_text())["pronoun"]["budget_seconds"] == 0.5
+
+
+def test_recorded_goals_read_the_committed_gpu_chapter_run():
+    record = gpu_check.recorded_goals(ROOT / "benchmarks" / "results" / "chapters_cuda.json")
+    measured = record["every_chapter_runs"]["measured"]
+    assert set(measured) == {p.stem for p in (ROOT / "notebooks").glob("[0-9A-Z]*.py")}
+
+
+@pytest.fixture
+def two_chapters(tmp_path, monkeypatch):
+    """A notebooks folder with one chapter that runs and one that fails."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "01_runs.py").write_text(
+        "from attnbook.device import default_device, describe_device\n"
+        "print(describe_device(default_device()))\n"
+        "import os; print('fast', os.environ['ATTNBOOK_FAST'])\n"
+    )
+    (folder / "02_fails.py").write_text("raise ValueError('a chapter that fails')\n")
+    monkeypatch.setattr(run_chapters, "NOTEBOOKS", folder)
+    return tmp_path
+
+
+def test_run_chapters_records_each_chapter(two_chapters, monkeypatch):
+    out = two_chapters / "chapters.json"
+    argv = ["run_chapters.py", "--device", "cpu", "--fast", "--jobs", "2", "--output", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert run_chapters.main() == 1  # one chapter failed
+    record = json.loads(out.read_text())
+    runs, fails = record["chapters"]
+    assert (runs["chapter"], runs["exit_code"], fails["exit_code"]) == ("01_runs", 0, 1)
+    assert runs["device_line"].startswith("cpu (") and "fast 1" in runs["output"]
+    assert "ValueError: a chapter that fails" in fails["output"][-1]
+    goal = gpu_check.recorded_goals(out)["every_chapter_runs"]
+    assert goal["met"] is False and goal["measured"]["02_fails"] == "exit 1"
+
+
+def test_run_chapters_skips_where_the_chapters_imports_are_missing(two_chapters, monkeypatch):
+    out = two_chapters / "chapters.json"
+    monkeypatch.setattr(sys, "argv", ["run_chapters.py", "--output", str(out)])
+    monkeypatch.setattr(run_chapters, "missing_packages", lambda: ["anywidget"])
+    assert run_chapters.main() == 0
+    skipped = gpu_check.recorded_goals(out)["every_chapter_runs"]["skipped"]
+    assert "anywidget" in skipped
+
+
+def test_run_chapters_rejects_an_unknown_chapter(two_chapters, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["run_chapters.py", "--only", "99_nothing"])
+    with pytest.raises(SystemExit):
+        run_chapters.main()
+    assert "--only: no chapter named ['99_nothing']" in capsys.readouterr().err

@@ -11,6 +11,8 @@ With CUDA it runs, in order, each step with a time limit,
 4. ``benchmarks/train_models.py --seconds 30``: one short training of each
    architecture (encoder-only, decoder-only, encoder-decoder), recording how soon
    each reached its goal;
+5. ``tools/run_chapters.py``: every chapter, run as a plain script on the GPU (it
+   records a skip where IPython and anywidget, which the chapters import, are missing);
 
 and after every step rewrites ``benchmarks/results/gpu_check_cuda.json``: the GPU,
 torch, the exit status and time of each step, and the goals each benchmark recorded.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,6 +59,7 @@ DEVICE_TEST_FILES = (
     "tests/test_viz.py",
 )
 TRAIN_SECONDS = 30.0  # per model; 5 with --quick
+QUICK_CHAPTERS = ("02_dot_products", "09_transformer_block")  # the --quick sample
 
 
 def steps(device: str, quick: bool) -> list[tuple[str, list[str], float]]:
@@ -65,24 +69,31 @@ def steps(device: str, quick: bool) -> list[tuple[str, list[str], float]]:
     files = result_files(torch.device(device).type, quick)
     tests = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra"]
     return [
-        ("device tests", [*tests, *DEVICE_TEST_FILES, "-k", device], 150.0),
+        ("device tests", [*tests, *DEVICE_TEST_FILES, "-k", device], 90.0),
         (
             "attention_reference",
             [python, "benchmarks/attention_reference.py", "--device", device]
             + (["--repeats", "3", "--lengths", "128", "512"] if quick else [])
             + ["--output", str(files["attention_reference"])],
-            60.0,
+            45.0,
         ),
         (
             "efficient_attention",
             [python, "benchmarks/efficient_attention.py", "--device", device, "--in-process"]
             + (["--quick"] if quick else []),
-            180.0,
+            120.0,
         ),
         (
             "train_models",
             [python, "benchmarks/train_models.py", "--device", device, "--seconds", f"{seconds:g}"],
-            3 * seconds + 90.0,
+            3 * seconds + 60.0,
+        ),
+        (
+            "chapters",
+            [python, "tools/run_chapters.py", "--device", device, "--timeout", "120"]
+            + ["--jobs", str(min(16, os.cpu_count() or 1)), "--output", str(files["chapters"])]
+            + (["--fast", "--only", *QUICK_CHAPTERS] if quick else []),
+            150.0,
         ),
     ]
 
@@ -107,6 +118,7 @@ def result_files(device_type: str, quick: bool) -> dict[str, Path]:
         "attention_reference": RESULTS / f"attention_reference_{device_type}{suffix}.json",
         "efficient_attention": RESULTS / f"efficient_attention_{device_type}{suffix}.json",
         "train_models": RESULTS / f"train_models_{device_type}_{seconds:g}s.json",
+        "chapters": RESULTS / f"chapters_{device_type}{suffix}.json",
     }
 
 
@@ -115,6 +127,19 @@ def recorded_goals(path: Path) -> dict | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
+    if "chapters" in data or "skipped" in data:  # run_chapters
+        if "skipped" in data:
+            return {"every_chapter_runs": {"skipped": data["skipped"]}}
+        return {
+            "every_chapter_runs": {
+                "goal": "every chapter exits 0",
+                "measured": {
+                    c["chapter"]: c["seconds"] if c["exit_code"] == 0 else f"exit {c['exit_code']}"
+                    for c in data["chapters"]
+                },
+                "met": all(c["exit_code"] == 0 for c in data["chapters"]),
+            }
+        }
     if "goals" in data:  # efficient_attention
         return data["goals"]
     if "meets_goal" in data:  # attention_reference

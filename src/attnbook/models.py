@@ -595,7 +595,9 @@ def _pick(
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (N, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = F.softmax(logits, dim=-1)  # (N, V)
-    if generator is not None and generator.device != probs.device:
+    # Compare device types: a generator made with device="cuda" reports `cuda`, while
+    # tensors report `cuda:0`, and those two torch.device values are not equal.
+    if generator is not None and generator.device.type != probs.device.type:
         # A CPU generator drives the draw; the sampled ids then go back to the logits' device.
         return torch.multinomial(probs.cpu(), 1, generator=generator).to(probs.device)
     return torch.multinomial(probs, 1, generator=generator)  # (N, 1)
