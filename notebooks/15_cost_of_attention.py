@@ -70,6 +70,9 @@ from attnbook.viz import use_book_style
 from attnbook.widgets import CostExplorer
 
 device = default_device()
+if device.type == "cpu":
+    # One thread: timings steadier on a busy machine, and like the committed benchmark.
+    torch.set_num_threads(1)
 print(describe_device(device))
 seed_everything(0)
 use_book_style()
