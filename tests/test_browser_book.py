@@ -53,3 +53,6 @@ def test_page_renders_offline_without_errors(page, path: str) -> None:
                  .map(i => i.src)"""
     )
     assert not broken, f"{path}: images that did not load: {broken}"
+    page.set_viewport_size({"width": 400, "height": 800})  # a phone: nothing may stick out
+    scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll <= inner, f"{path}: at {inner} px wide the page scrolls sideways to {scroll} px"
