@@ -75,7 +75,10 @@ use_book_style()
 # few layers of several heads each, and a *pointer* head that scores every word and
 # picks the referent) and measures it on held-out sentences whose animal, thing and
 # adjective combinations never occurred in training. It trains for a fixed number
-# of steps, so every run (and every reader's machine) gets the same model.
+# of steps, not for a time, so a slow machine trains the same model, only later.
+# Another kind of processor (a GPU) adds up in a different order, and training can
+# then take a different path, with other heads and other numbers: the text below
+# takes both from the code.
 
 # %%
 STEPS = 100 if fast_mode() else 1000  # ATTNBOOK_FAST=1 (quick checks) trains briefly
@@ -336,12 +339,16 @@ from_others = (to_answer_from_all * others).sum(-1) / others.sum(-1)
 others_share = from_others.mean()
 print(f"same head, weight on the antecedent from the other words: {others_share:.1%}")
 glue("best_from_others", 100 * from_others.mean().item())
+# heads where "it" sends more than half of its weight to the two nouns together
+noun_heads = int((to_answer + to_distractor > 0.5).sum())
+glue("noun_heads", noun_heads)
 
 # %% [markdown]
-# Notice how few heads send much of the weight of "it" to either noun. The head that
-# favours the antecedent most (layer.head {glue:text}`best_head`) gives it
-# {glue:text}`best_to_answer:.0f`% of the weight from "it" and the distractor
-# {glue:text}`best_to_distractor:.0f`%. Tempting conclusion: "this head resolves the
+# In {glue:text}`noun_heads` of the {glue:text}`num_all_heads` heads, "it" sends
+# more than half of its weight to the two nouns together; the others look mostly
+# elsewhere. The head that favours the antecedent most (layer.head
+# {glue:text}`best_head`) gives it {glue:text}`best_to_answer:.0f`% of the weight
+# from "it" and the distractor {glue:text}`best_to_distractor:.0f`%. Tempting conclusion: "this head resolves the
 # pronoun". {doc}`Chapter 10 <10_encoder_only>` warned about the *answer magnet*: a pointer model can make
 # its answer noun so distinctive that *every* word attends to it. The same head gives
 # the antecedent {glue:text}`best_from_others:.0f`% of the weight of the *other*
@@ -583,11 +590,13 @@ worst_name = f"{worst[0]}.{worst[1]}"
 print(f"largest accuracy loss from one head: {acc_drop.max():.1%} (head {worst_name})")
 glue("max_acc_drop", 100 * acc_drop.max().item())
 glue("worst_head", f"{worst[0]}.{worst[1]}")
+glue("cheap_heads", int((acc_drop < 0.01).sum()))  # under one point of accuracy
 
 # %% [markdown]
 # The most harmful single removal (head {glue:text}`worst_head`) costs
-# {glue:text}`max_acc_drop:.1f` points of accuracy; most heads cost far less, and
-# the printout shows what removing a whole layer costs. Heads that can be removed
+# {glue:text}`max_acc_drop:.1f` points of accuracy; {glue:text}`cheap_heads` of the
+# {glue:text}`num_all_heads` heads cost less than one point each, and the printout
+# shows what removing a whole layer costs. Heads that can be removed
 # almost for free are not necessarily useless: several heads may carry the same
 # information, and each is then dispensable only because the others remain. The
 # margin can move when the accuracy does not, so it shows which heads carry
@@ -668,7 +677,7 @@ top_attention, top_effect = order_attention[0], order_effect[0]
 
 print(
     f"most antecedent-favouring attention: head {name(top_attention)} "
-    f"(+{attention_score[top_attention]:.3f}); removing it costs "
+    f"({attention_score[top_attention]:+.3f}); removing it costs "
     f"{effect[top_attention]:.2f} of margin, "
     f"rank {list(order_effect).index(top_attention) + 1} of {len(effect)} by effect"
 )
@@ -678,23 +687,65 @@ print(
     f"{attention_score[top_effect]:+.3f}, rank "
     f"{list(order_attention).index(top_effect) + 1} of {len(effect)} by attention"
 )
-idle_bar = 0.1 * effect.max()
-looks_but_idle = [name(i) for i in order_attention[:4] if effect[i] < idle_bar]
+rank_by_effect = list(order_effect).index(top_attention) + 1
+rank_by_attention = list(order_attention).index(top_effect) + 1
+glue("top_attention_head", name(top_attention))
+glue("top_attention_rank", rank_by_effect)
+glue("top_effect_head", name(top_effect))
+glue("top_effect_rank", rank_by_attention)
+
+# Heads that clearly attend from "it" to the antecedent, yet hardly matter.
+PREFERENCE, IDLE = 0.1, 0.1  # weight over the distractor; share of the largest effect
+attending = [i for i in order_attention if attention_score[i] > PREFERENCE]
+looks_but_idle = [name(i) for i in attending if effect[i] < IDLE * effect.max()]
 print(
-    "among the 4 most antecedent-favouring heads, those whose removal costs under "
-    f"10% of the largest effect: {looks_but_idle or 'none'}"
+    f"heads that favour the antecedent by more than {PREFERENCE} of weight and whose "
+    f"removal costs under {IDLE:.0%} of the largest effect: {looks_but_idle or 'none'}"
 )
-glue("idle_heads", ", ".join(looks_but_idle) if looks_but_idle else "none")
+clearly = f"by more than {PREFERENCE} of its weight over the distractor"
+if len(looks_but_idle) == 1:
+    idle_sentence = (
+        f"Head {looks_but_idle[0]} attends from the pronoun to the antecedent "
+        f"({clearly}), yet removing it costs less than {IDLE:.0%} of the largest "
+        "effect: attention without importance."
+    )
+elif looks_but_idle:
+    heads = ", ".join(looks_but_idle[:-1]) + " and " + looks_but_idle[-1]
+    idle_sentence = (
+        f"Heads {heads} attend from the pronoun to the antecedent ({clearly}), yet "
+        f"removing any one of them costs less than {IDLE:.0%} of the largest effect: "
+        "attention without importance."
+    )
+elif attending:
+    idle_sentence = (
+        f"Every head that attends from the pronoun to the antecedent ({clearly}) "
+        f"costs at least {IDLE:.0%} of the largest effect when removed: in this run "
+        "such attention does come with some importance."
+    )
+else:
+    idle_sentence = f"No head attends from the pronoun to the antecedent {clearly}."
+glue("idle_sentence", idle_sentence)
+if rho >= 0.7:
+    rho_words, rho_hint = "closely related", f"a fair hint (over only {len(effect)} heads)"
+elif rho >= 0.4:
+    rho_words, rho_hint = "moderately related", "a partial hint"
+elif rho > -0.4:
+    rho_words, rho_hint = "only loosely related", "at best a weak hint"
+else:
+    rho_words, rho_hint = "related the wrong way round", "no guide at all"
+glue("rho_words", rho_words)
+glue("rho_hint", rho_hint)
 
 # %% [markdown]
-# The printout is this run's evidence. Where the head with the most
-# antecedent-favouring attention is also the most damaging to remove, weights and
-# ablation agree about it; where heads appear in the last line
-# ({glue:text}`idle_heads`), they attend from "it" to the antecedent, yet removing
-# them changes almost nothing. Across all heads the rank correlation is
-# {glue:text}`rho:.2f` (1 would mean that the two orderings agree perfectly, 0 that
-# they are unrelated): a head's attention from "it" is, at best, a hint about how
-# much the model needs it.
+# The printout is this run's evidence. The head whose attention favours the
+# antecedent most, {glue:text}`top_attention_head`, is number
+# {glue:text}`top_attention_rank` of {glue:text}`num_all_heads` by the margin its
+# removal costs; the most damaging head to remove, {glue:text}`top_effect_head`, is
+# number {glue:text}`top_effect_rank` by attention. Weights and ablation would
+# agree about these heads only if both numbers were 1. {glue:text}`idle_sentence`
+# Across all heads the rank correlation is {glue:text}`rho:.2f` (1 would mean that the two
+# orderings agree perfectly, 0 that they are unrelated): in this run a head's
+# attention from "it" is {glue:text}`rho_hint` about how much the model needs it.
 #
 # Why can weights mislead?
 #
@@ -734,7 +785,7 @@ glue("idle_heads", ", ".join(looks_but_idle) if looks_but_idle else "none")
 # - Ablation (zeroing a head's output; `attnbook.interpret.ablate_heads`) measures
 #   what a head contributes. In our
 #   model, where a head looks from "it" and how much the model needs that head
-#   were only loosely related (rank correlation {glue:text}`rho:.2f` in this run).
+#   were {glue:text}`rho_words` (rank correlation {glue:text}`rho:.2f` in this run).
 # - High attention is not causation: treat attention maps as hypotheses and test
 #   them with interventions.
 #
