@@ -206,12 +206,13 @@ print(f"bidirectional: yes; {extra} extra pads change nothing at the real tokens
 # of each update) and a progress bar (it appears when you run the chapter
 # yourself; this page shows only the result). The budget is a number of steps,
 # not of seconds, so a slow or busy machine takes longer but trains the same
-# model.
+# model. (Another kind of processor, such as a GPU, adds up in a different
+# order; its model can differ, and with it the numbers below.)
 
 # %%
 PRONOUN_STEPS = 800
 result = train_pronoun_resolver(
-    seconds=None,  # a fixed number of steps, so every machine gets the same model
+    seconds=None,  # a fixed number of steps, not a time limit
     steps=PRONOUN_STEPS,
     num_train=NUM_TRAIN,
     num_test=NUM_TEST,
@@ -382,14 +383,15 @@ print(f"best head of the untrained model: {hits_untrained.max():.1%}")
 print(f"best head, layer {best[0]} head {best[1]}: 'it' -> antecedent {a:.1%}, ")
 print(f"    'it' -> the other noun {b:.1%}, every other word -> antecedent {c:.1%}")
 if a - c < 0.2:
-    which = "most words in this head, not just of 'it'"
+    which = "most words in this head, not just of the pronoun"
     verdict = f"the antecedent draws the top weight of {which}"
 elif a - b > 0.5:
     others = "other words or nouns"
-    verdict = f"this head links 'it' to its antecedent far more than {others}"
+    verdict = f"this head links the pronoun to its antecedent far more than {others}"
 else:
     verdict = "this head prefers the antecedent only weakly"
 print(textwrap.fill(f"verdict: {verdict}", 76, subsequent_indent="    "))
+glue("it_verdict", verdict, display=False)
 glue("chance", chance, display=False)
 glue("it_hit", a, display=False)
 glue("it_distractor", b, display=False)
@@ -424,12 +426,12 @@ plt.show()
 # The head with the highest rate in this run — layer {glue:text}`it_layer`,
 # head {glue:text}`it_head` — sends the top weight of "it" to the
 # antecedent in {glue:text}`it_hit:.0%` of the sentences and to the other
-# noun in {glue:text}`it_distractor:.0%`; but it also sends the top weight of
-# the *other* words to the antecedent {glue:text}`it_everyone:.0%` of the
-# time (chance, the top weight on a random real word, is
+# noun in {glue:text}`it_distractor:.0%`, and it sends the top weight of the
+# *other* words to the antecedent {glue:text}`it_everyone:.0%` of the time
+# (chance, the top weight on a random real word, is
 # {glue:text}`chance:.0%`, and no head of the untrained model
-# exceeds {glue:text}`untrained_best:.0%`). The printed verdict sums up which
-# story the numbers support.
+# exceeds {glue:text}`untrained_best:.0%`). The verdict the cell prints from
+# these numbers says which story they support: {glue:text}`it_verdict`.
 #
 # A trained pointer model can make its answer noun a *magnet*: to score it
 # highest, the model gives that token a distinctive vector, and a distinctive
