@@ -246,6 +246,8 @@ print(f"positions 0..t are unchanged when tokens after t change; {no_weight}")
 # book's loop and measures the validation loss on every character of the
 # held-out text at regular intervals. The budget is a number of steps, not of
 # seconds, so a slow or busy machine takes longer but trains the same model.
+# (Another kind of processor, such as a GPU, adds up in a different order; its
+# model can differ, and with it the numbers and samples below.)
 # (When you run the chapter yourself, a progress bar shows the steps go by.)
 
 # %%
@@ -559,7 +561,7 @@ assert len(cache[0]) == sequence.size(1)
 # tokens) from a one-token prompt, with and without the cache, for several
 # lengths, and take the median time of three runs each. Speed depends on the
 # size of a model, not on what it has learned, so besides our trained model
-# we time a larger untrained one, where the cache matters more: width
+# we time a larger untrained one, where the cache should matter more: width
 # {glue:text}`large_width`, {glue:text}`large_layers` layers, a context of
 # {glue:text}`large_context` tokens.
 
@@ -636,7 +638,21 @@ for name, (m, lengths) in timed.items():
 small_speedup = speeds[small_name][True][-1] / speeds[small_name][False][-1]
 large_speedup = speeds[large_name][True][-1] / speeds[large_name][False][-1]
 large_short = speeds[large_name][True][0] / speeds[large_name][False][0]
+
+
+def speed_words(ratio):
+    """Words for the text: how generation with the cache compares with without."""
+    if ratio >= 1.1:
+        return f"{ratio:.1f} times faster"
+    if ratio <= 0.9:
+        return f"slower ({ratio:.1f} times the speed)"
+    return f"about as fast ({ratio:.1f} times the speed)"
+
+
 glue("small_speedup", small_speedup, display=False)
+glue("small_speed_words", speed_words(small_speedup), display=False)
+glue("large_speed_words", speed_words(large_speedup), display=False)
+glue("large_short_words", speed_words(large_short), display=False)
 glue("small_tokens", config.max_len - 1, display=False)
 glue("large_speedup", large_speedup, display=False)
 glue("large_tokens", larger_config.max_len - 1, display=False)
@@ -667,19 +683,21 @@ plt.show()
 # %% [markdown]
 # Both runs produce the same tokens (the cell checks it). In each panel the
 # gap between the two curves is the cache's gain. For the larger model
-# generating {glue:text}`large_tokens` tokens the cache is
-# {glue:text}`large_speedup:.1f` times faster here, and
-# {glue:text}`large_short:.1f` times for {glue:text}`large_short_tokens`
-# tokens. In principle the gain grows with the length: without a cache
-# step $t$ redoes work proportional to $t$, so $n$ tokens cost
-# $\propto n^2$, while with it every step costs about the same (plus an
-# attention over the cache that grows slowly). At these short lengths on a
-# CPU that trend is easily hidden by fixed costs and timing noise, so the
-# two numbers may come out in either order. For our small trained model the
-# gain at {glue:text}`small_tokens` tokens is {glue:text}`small_speedup:.1f`
-# times: its steps are so cheap that fixed costs (Python, launching each
-# operation) take a large share of each step, and the cache cannot remove
-# those. The larger the model and the longer the text, the more the cache
+# generating {glue:text}`large_tokens` tokens, generation with the cache is
+# {glue:text}`large_speed_words` here, and {glue:text}`large_short_words`
+# for {glue:text}`large_short_tokens` tokens. In principle the gain grows with
+# the length: without a cache step $t$ redoes work proportional to $t$, so
+# $n$ tokens cost $\propto n^2$, while with it every step costs about the
+# same (plus an attention over the cache that grows slowly). At these short
+# lengths that trend is easily hidden by fixed costs and timing noise, so the
+# two numbers may come out in either order. For our small trained model, at
+# {glue:text}`small_tokens` tokens, the cache makes generation
+# {glue:text}`small_speed_words`: its steps are so cheap that fixed costs
+# (Python, launching each operation) take a large share of each step, and
+# the cache cannot remove those. On a GPU, which does the arithmetic of such
+# small models very fast, the fixed costs weigh even more, and at these sizes
+# the cache may gain nothing at all. Once the arithmetic outweighs the fixed
+# costs, the larger the model and the longer the text, the more the cache
 # matters.
 #
 # ```{warning}
@@ -724,10 +742,10 @@ AttentionMap(
 #   a draw, append. In our samples greedy repeated itself, high
 #   temperatures misspelled, and top-$k$ trimmed the tail.
 # - The {term}`KV cache` keeps each layer's keys and values so every step
-#   processes one token: the same output, and for a model of width
-#   {glue:text}`large_width` generating
-#   {glue:text}`large_tokens` tokens, {glue:text}`large_speedup:.1f` times
-#   faster here.
+#   processes one token: the same output and, for a model of width
+#   {glue:text}`large_width` generating {glue:text}`large_tokens` tokens,
+#   generation {glue:text}`large_speed_words` here. Its gain grows with the
+#   model and the text, once the arithmetic outweighs the fixed costs.
 #
 # ## Exercises
 #
