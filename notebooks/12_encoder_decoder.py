@@ -203,7 +203,8 @@ print(f"loss before training {loss.item():.2f} (a uniform guess: {uniform:.2f})"
 # match** — the share of test inputs whose greedy translation is exactly the
 # right ISO string, every character — at regular intervals. The budget is a
 # number of steps, not of seconds, so a slow or busy machine takes longer but
-# trains the same model.
+# trains the same model. (Another kind of processor, such as a GPU, adds up in
+# a different order; its model can differ, and with it the numbers below.)
 
 # %%
 DATE_STEPS = 1000
@@ -404,14 +405,14 @@ plt.show()
 
 # %% [markdown]
 # Each map has one row per output character and one column per input
-# character. Look for bright cells on the characters being copied. In the
-# first map the day's digits, the month's and the last digits of the year
-# each read the input character they copy, in a new order: the model has learned to
-# *reorder*, and every output row finds its source by content, not by
-# position. Where a digit is inferred rather than copied, its row looks
-# elsewhere or spreads out: the century "19" or "20" (implied by the last two
-# digits of the year, and absent from a two-digit year like "61"), and the
-# month when it is a word ("March").
+# character. Look for bright cells on the characters being copied. Where the
+# day's digits, the month's and the last digits of the year each read the
+# input character they copy, in a new order, the model has learned to
+# *reorder*: an output row finds its source by content, not by position
+# (below we count how often that happens). Where a digit is inferred rather
+# than copied, its row looks elsewhere or spreads out: the century "19" or
+# "20" (implied by the last two digits of the year, and absent from a
+# two-digit year like "61"), and the month when it is a word ("March").
 #
 # A picture of three examples could still be luck. We measure: for every
 # held-out date whose format states digits literally, we know which input
@@ -486,6 +487,13 @@ glue("align_layer", best[0], display=False)
 glue("align_head", best[1], display=False)
 glue("align_count", count, display=False)
 glue("align_chance", chance, display=False)
+# the first map above: last decoder layer, heads averaged
+first_rows = cross_maps(shown[0].text, shown[0].iso)[last].mean(0)  # (L, S)
+first_pairs = copied_digits(shown[0])
+first_hits = sum(int(first_rows[o].argmax()) == i for o, i in first_pairs.items())
+print(f"first map: {first_hits} of {len(first_pairs)} copied digits on their source")
+glue("first_map_hits", first_hits, display=False)
+glue("first_map_copied", len(first_pairs), display=False)
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 2.8))
@@ -501,10 +509,13 @@ plt.show()
 # {glue:text}`align_layer`, head {glue:text}`align_head` — puts its largest
 # weight exactly on the input digit being copied {glue:text}`align_best:.0%`
 # of the time, against {glue:text}`align_chance:.0%` for a randomly chosen
-# input character. The alignment is not something we built in: no loss term
-# asks for it. It most likely appears because reading the right character
-# is the easiest way to write the right digit — the same soft alignment that made attention
-# famous in machine translation {cite}`bahdanau2014neural`.
+# input character. In the first map above (last layer, heads averaged),
+# {glue:text}`first_map_hits` of the {glue:text}`first_map_copied` copied digits
+# put their largest weight on the character they copy. The alignment is not
+# something we built in: no loss term asks for it. It most likely appears
+# because reading the right character is the easiest way to write the right
+# digit — the same soft alignment that made attention famous in machine
+# translation {cite}`bahdanau2014neural`.
 #
 # ## The trained model in the AttentionMap
 #
