@@ -38,11 +38,13 @@ if "google.colab" in sys.modules:
 
 # %%
 import dataclasses
+import textwrap
 from collections import Counter
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+from IPython.display import Markdown
 from torch import nn
 
 from attnbook.data import (
@@ -269,11 +271,11 @@ else:
         f"the kind-guessing baseline; at the next evaluation, {QA_STEPS // 10} steps "
         f"later, it is at {after:.0%}."
     )
-print(plateau)
-glue("qa_plateau", plateau)
+print(textwrap.fill(plateau, width=76))
+glue("qa_plateau", Markdown(plateau))  # pasted as plain text, not bold
 
 # %% [markdown]
-# {glue:text}`qa_plateau` Such plateaus are typical of two-hop tasks: the matching
+# {glue:md}`qa_plateau` Such plateaus are typical of two-hop tasks: the matching
 # step (question "car" → story "car") and the stepping (story "car" → "red") are
 # useless alone, so neither gets a strong gradient until the other half begins to
 # form; then both grow together and the accuracy rises suddenly. How long the

@@ -40,6 +40,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import Markdown
 
 from attnbook.data import pronoun_example, pronoun_examples, toyworld_tokenizer
 from attnbook.device import default_device, describe_device, seed_everything
@@ -724,7 +725,7 @@ elif attending:
     )
 else:
     idle_sentence = f"No head attends from the pronoun to the antecedent {clearly}."
-glue("idle_sentence", idle_sentence)
+glue("idle_sentence", Markdown(idle_sentence))  # pasted as plain text, not bold
 if rho >= 0.7:
     rho_words, rho_hint = "closely related", f"a fair hint (over only {len(effect)} heads)"
 elif rho >= 0.4:
@@ -742,7 +743,7 @@ glue("rho_hint", rho_hint)
 # {glue:text}`top_attention_rank` of {glue:text}`num_all_heads` by the margin its
 # removal costs; the most damaging head to remove, {glue:text}`top_effect_head`, is
 # number {glue:text}`top_effect_rank` by attention. Weights and ablation would
-# agree about these heads only if both numbers were 1. {glue:text}`idle_sentence`
+# agree about these heads only if both numbers were 1. {glue:md}`idle_sentence`
 # Across all heads the rank correlation is {glue:text}`rho:.2f` (1 would mean that the two
 # orderings agree perfectly, 0 that they are unrelated): in this run a head's
 # attention from "it" is {glue:text}`rho_hint` about how much the model needs it.
