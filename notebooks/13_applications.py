@@ -84,7 +84,7 @@ tok = toyworld_tokenizer()
 # %%
 NUM_OBJECTS = 2  # objects per story: each question has two candidates of the right kind
 ex = qa_examples(1, "train", seed=3, num_objects=NUM_OBJECTS)[0]
-print(ex.context)
+print(textwrap.fill(ex.context, width=76))
 print(ex.question, "->", ex.answer, f"(word {ex.answer_index} of the story)")
 assert tok.tokenize(ex.context)[ex.answer_index] == ex.answer
 
@@ -602,11 +602,12 @@ for role in ("patient", "agent"):
     top = cross[rows, :, at_tgt].argmax(-1)  # (N, layers): most-read source word
     near[role] = ((top - in_src[:, None]).abs() <= 1).float().mean(0)
     exact[role] = (top == in_src[:, None]).float().mean(0)
+print("peak within one word of the source noun (on the noun itself):")
 for layer in range(voice_config.num_decoder_layers):
+    cell = {r: f"{near[r][layer]:.0%} ({exact[r][layer]:.0%})" for r in near}
     print(
-        f"decoder layer {layer}: writing the patient, peak within one word of the source "
-        f"patient {near['patient'][layer]:.0%} (on it {exact['patient'][layer]:.0%}); "
-        f"writing the agent {near['agent'][layer]:.0%} (on it {exact['agent'][layer]:.0%})"
+        f"decoder layer {layer}: "
+        f"writing the patient {cell['patient']}, writing the agent {cell['agent']}"
     )
 best = {role: int(near[role].argmax()) for role in near}  # the best layer for each noun
 for role in ("patient", "agent"):
@@ -648,7 +649,8 @@ AttentionMap(
 
 # %%
 for e in headline_examples(3, "train", seed=4):
-    print(f"{e.story}\n  -> {e.headline}")
+    print(textwrap.fill(e.story, width=76, subsequent_indent="    "))
+    print(f"  -> {e.headline}")
 
 # %% [markdown]
 # The same encoder–decoder recipe as for the voice task learns it: the encoder
@@ -688,7 +690,8 @@ print(
     f"{news_em:.1%}, words in the right place {sum(word_hits) / len(word_hits):.1%}"
 )
 for p, e in list(zip(predicted, news_test_examples, strict=True))[:3]:
-    print(f"  {e.story}\n    model: {p!r}   reference: {e.headline!r}")
+    print(textwrap.fill(e.story, 76, initial_indent="  ", subsequent_indent="    "))
+    print(f"    model:     {p!r}\n    reference: {e.headline!r}")
 glue("news_em", 100 * news_em)
 
 # %% [markdown]
@@ -772,11 +775,12 @@ for i, e in enumerate(news_test_examples):
             distance = abs(int(top[k]) - (s + offset))
             near[role][layer] += float(distance <= 1) / len(news_test_examples)
             exact[role][layer] += float(distance == 0) / len(news_test_examples)
+print("peak within one word of the source word (on the word itself), by layer:")
 for role in SOURCE:
     print(
-        f"writing the {role:>6}: peak within one word of its source word in "
+        f"writing the {role:>6}: "
         + ", ".join(
-            f"layer {layer} {near[role][layer]:.0%} (on it {exact[role][layer]:.0%})"
+            f"layer {layer} {near[role][layer]:.0%} ({exact[role][layer]:.0%})"
             for layer in range(layers)
         )
     )
