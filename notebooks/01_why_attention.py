@@ -73,8 +73,9 @@ for adjective in ("comfortable", "hungry"):
     example = pronoun_example("cat", "mat", adjective)
     it = example.pronoun_index
     back = it - example.answer_index
+    print(f"{example.text!r}:")
     print(
-        f"{example.text!r}: 'it' (position {it}) -> {example.answer!r} "
+        f"    'it' (position {it}) -> {example.answer!r} "
         f"(position {example.answer_index}, {back} words back)"
     )
     assert example.tokens[it] == "it"
@@ -131,7 +132,8 @@ spotlight[words.index("mat")] = 1.0  # all the light on "mat"
 for name, w in (("uniform", uniform), ("spotlight on 'mat'", spotlight)):
     rounded_w = [round(x, 3) for x in w.tolist()]
     blend = [round(x, 3) for x in weighted_average(w, values).tolist()]
-    print(f"{name:>20}: weights {rounded_w} -> output {blend}")
+    print(f"{name:>20}: weights {rounded_w}")
+    print(f"{'':>20}  -> output {blend}")
 
 torch.testing.assert_close(
     weighted_average(spotlight, values),
@@ -234,10 +236,11 @@ for word_index in (example.answer_index, example.animal_index, 0):
     distance = abs(it - word_index)
     print(f"{example.tokens[word_index]!r:>6} -> 'it'   {distance:15d}   {1:15d}")
 
-header = "longest path: recurrent   attention   sequential steps: recurrent   attention"
-print(f"\n{'length n':>9}   {header}")
+print(f"\n{'':>9}   {'longest path':^22}   {'sequential steps':^22}")
+columns = f"{'recurrent':>10}  {'attention':>10}"
+print(f"{'length n':>9}   {columns}   {columns}")
 for n in (10, 100, 1000):
-    print(f"{n:9d}   {n - 1:24d}   {1:9d}   {n:27d}   {1:9d}")
+    print(f"{n:9d}   {n - 1:10d}  {1:10d}   {n:10d}  {1:10d}")
 
 # %% [markdown]
 # The second table puts numbers on one argument of the transformer paper
