@@ -264,7 +264,7 @@ SoftmaxExplorer(scores=scores.tolist(), labels=tokens, temperature=1.0)
 for dtype in (torch.float32, torch.float16):
     largest = torch.finfo(dtype).max
     limit = math.log(largest)
-    print(f"{str(dtype):14} largest number {largest:.4g}", end="  ->  ")
+    print(f"{str(dtype):14} largest number {largest:.4g}", end=" -> ")
     print(f"exp(x) overflows above x = {limit:.2f}")
 
 big = torch.tensor([1000.0, 999.0, 0.0], device=device)
@@ -314,14 +314,10 @@ def stable_softmax(x, dim=-1):
 
 
 print("float32, scores [1000, 999, 0]:", stable_softmax(big))
-print("float16, scores [12, 11, 0]:   ", stable_softmax(half))
+print("float16, scores [12, 11, 0]:\n   ", stable_softmax(half))
 tiny = torch.tensor([-1000.0, -1001.0], device=device)
-print(
-    "float32, scores [-1000, -1001]:",
-    softmax_v1(tiny),
-    "naive vs stable",
-    stable_softmax(tiny),
-)
+print("float32, scores [-1000, -1001]: naive ", softmax_v1(tiny))
+print(f"{'stable':>38}", stable_softmax(tiny))
 
 # Same answer as before on ordinary scores, and finite on extreme ones.
 torch.testing.assert_close(stable_softmax(scores), weights)
@@ -359,9 +355,9 @@ L = 3
 score_matrix = torch.randn(L, S, device=device) * 2  # (L, S): row i = query i's scores
 right_axis = stable_softmax(score_matrix, dim=-1)  # (L, S)
 wrong_axis = stable_softmax(score_matrix, dim=0)  # (L, S), normalised down each column
-print("dim=-1, row sums:   ", right_axis.sum(dim=-1))
-print("dim=0,  row sums:   ", wrong_axis.sum(dim=-1))
-print("dim=0,  column sums:", wrong_axis.sum(dim=0))
+print("dim=-1 row sums:   ", right_axis.sum(dim=-1))
+print("dim=0  row sums:   ", wrong_axis.sum(dim=-1))
+print("dim=0  column sums:", wrong_axis.sum(dim=0))
 torch.testing.assert_close(right_axis.sum(dim=-1), torch.ones(L, device=device))
 assert not torch.allclose(wrong_axis.sum(dim=-1), torch.ones(L, device=device))
 
