@@ -135,7 +135,7 @@ hard_answer = values[(keys @ q).argmax()]
 soft_answer = torch.softmax(keys @ q, dim=0) @ values
 soft_answer.backward()
 print("hard lookup tracks a gradient:", hard_answer.requires_grad)
-print("soft lookup gradient with respect to the query:", q.grad)
+print("soft lookup gradient w.r.t. the query:", q.grad)
 assert not hard_answer.requires_grad and q.grad.abs().sum() > 0
 
 # %% [markdown]
@@ -388,12 +388,12 @@ for d in dims:
             "entropy": (-torch.special.xlogy(p, p).sum(-1)).mean().item(),
             "grad": softmax_jacobian_norm(s).median().item(),
         }
-print(" d_k | max weight raw / scaled | entropy raw / scaled | gradient raw / scaled")
+print(" d_k | max weight raw/scaled | entropy raw/scaled | gradient raw/scaled")
 for d in dims:
     r, s = stats["raw"][d], stats["scaled"][d]
     print(
-        f"{d:4d} |  {r['max_weight']:.3f} / {s['max_weight']:.3f}          |"
-        f"  {r['entropy']:.3f} / {s['entropy']:.3f}       |"
+        f"{d:4d} |  {r['max_weight']:.3f} / {s['max_weight']:.3f}        |"
+        f"  {r['entropy']:.3f} / {s['entropy']:.3f}     |"
         f"  {r['grad']:.2e} / {s['grad']:.2e}"
     )
 
@@ -476,8 +476,9 @@ ScalingExplorer(d_k=64)
 embed_dim, num_heads = 512, 8
 head_dim = embed_dim // num_heads
 right_scale, wrong_scale = 1 / math.sqrt(head_dim), 1 / math.sqrt(embed_dim)
+print(f"embed_dim = {embed_dim}, num_heads = {num_heads}, head_dim = {head_dim}:")
 print(
-    f"head_dim = {head_dim}: right scale 1/sqrt({head_dim}) = {right_scale:.4f}, "
+    f"right scale 1/sqrt({head_dim}) = {right_scale:.4f}, "
     f"wrong scale 1/sqrt({embed_dim}) = {wrong_scale:.4f}"
 )
 
@@ -493,8 +494,9 @@ for name, scale in (
     spread = (-torch.special.xlogy(p, p).sum(-1)).mean().item()  # entropy
     print(
         f"{name:>17}: score std {s.std().item():.3f}, largest weight {largest:.3f}, "
-        f"entropy {spread:.3f} (uniform: {math.log(16):.3f})"
+        f"entropy {spread:.3f}"
     )
+print(f"(entropy of uniform weights over 16 keys: {math.log(16):.3f})")
 assert math.isclose(right_scale / wrong_scale, math.sqrt(num_heads))
 glue("sqrt_heads", math.sqrt(num_heads), display=False)
 
