@@ -105,7 +105,10 @@ tok = CharTokenizer.from_text([train_text, val_text])
 vocab_size = tok.vocab_size
 train_counts = Counter(train_text)
 assert tok.decode(tok.encode(val_text[:500])) == val_text[:500]  # lossless
-print(f"{vocab_size} characters; the most common: {train_counts.most_common(8)}")
+print(f"{vocab_size} characters; the 8 most common, with their counts:")
+common = [f"{c!r} {n:,}" for c, n in train_counts.most_common(8)]
+print("  " + ", ".join(common[:4]))
+print("  " + ", ".join(common[4:]))
 glue("vocab_size", vocab_size, display=False)
 
 # %% [markdown]
@@ -235,7 +238,8 @@ with torch.no_grad():
 # no weight on later tokens
 assert all(bool((w.triu(diagonal=1) == 0).all()) for w in weights)
 no_weight = "no weight above the diagonal"
-print(f"positions 0..t are unchanged when tokens after t change; {no_weight}")
+print("positions 0..t are unchanged when tokens after t change;")
+print(no_weight)
 
 # %% [markdown]
 # (train-lm)=
@@ -324,11 +328,12 @@ target = 1.45  # nats/char: the benchmark's goal
 if val_loss <= target:
     print(f"this run meets the {target} nats/char bar: {val_loss:.3f}")
 else:
-    print(
+    short_of_bar = (
         f"this run reached {val_loss:.3f} nats/char, "
         f"above the benchmark's {target} bar: a smaller model, {history.steps} steps, "
         "to stay inside the chapter's time budget"
     )
+    print(textwrap.fill(short_of_bar, width=76))
 glue("lm_target", target, display=False)
 if not fast_mode():
     # better than knowing only how common each character is
@@ -515,7 +520,7 @@ too_long = torch.zeros(1, config.max_len + 1, dtype=torch.long, device=device)
 try:
     model(too_long)
 except ValueError as error:
-    print("ValueError:", error)
+    print(textwrap.fill(f"ValueError: {error}", width=76, subsequent_indent="    "))
 
 # %% [markdown]
 # (kv-cache)=
@@ -623,17 +628,13 @@ timed = {
 speeds = {}
 for name, (m, lengths) in timed.items():
     speeds[name] = generation_speed(m, lengths)
-    for n_new, fast, slow in zip(
-        lengths,
-        speeds[name][True],
-        speeds[name][False],
-        strict=True,
-    ):
+    print(f"{name}:")
+    with_cache, without = speeds[name][True], speeds[name][False]
+    for n_new, fast, slow in zip(lengths, with_cache, without, strict=True):
         print(
-            f"{name}: {n_new:3d} tokens, {fast:6,.0f} tokens/s with the cache, ",
-            end="",
+            f"  {n_new:3d} tokens: {fast:6,.0f} tokens/s with the cache, "
+            f"{slow:6,.0f} without -> {fast / slow:.1f}x"
         )
-        print(f"{slow:6,.0f} without -> {fast / slow:.1f}x")
 (small_name, large_name) = list(timed)
 small_speedup = speeds[small_name][True][-1] / speeds[small_name][False][-1]
 large_speedup = speeds[large_name][True][-1] / speeds[large_name][False][-1]
