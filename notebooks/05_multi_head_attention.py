@@ -492,8 +492,8 @@ print(
     f"{model.num_parameters():,} parameters"
 )
 print(
-    f"validation loss: {result.metrics['val_loss']:.3f} nats per character "
-    f"(guessing uniformly among {tokenizer.vocab_size} characters: "
+    f"validation loss: {result.metrics['val_loss']:.3f} nats per character\n"
+    f"    (guessing uniformly among {tokenizer.vocab_size} characters: "
     f"{math.log(tokenizer.vocab_size):.3f})"
 )
 assert result.metrics["val_loss"] < math.log(tokenizer.vocab_size)
@@ -576,7 +576,7 @@ for i in range(2 * H):
         f"  further back {further[i]:.2f}"
     )
 local_share = (same + previous).mean().item()
-where = "within the own and previous word"
+where = "on the own and previous word"
 print(f"average over heads: {local_share:.2f} of the weight stays {where}")
 glue("local_share", local_share)
 glue("max_further", further.max().item())
@@ -602,6 +602,8 @@ pairs = [
     ("cover", "guarantee"),
 ]
 best_pair_weights, own_weights = [], []
+weight_columns = f"{'weight on key':>13}   {'on own word':>11}"
+print(f"{'query':>9} -> {'key':<10} {'best head':<14}   {weight_columns}")
 for query_word, key_word in pairs:
     i, j = tokens.index(query_word), tokens.index(key_word)
     best = int(word_weights[:, i, j].argmax())
@@ -609,8 +611,8 @@ for query_word, key_word in pairs:
     best_pair_weights.append(w_pair)
     own_weights.append(w_own)
     print(
-        f"{query_word:>9} -> {key_word:<10} best: layer {best // H} head {best % H}, "
-        f"weight {w_pair:.2f} (its weight on '{query_word}' itself: {w_own:.2f})"
+        f"{query_word:>9} -> {key_word:<10} layer {best // H} head {best % H}   "
+        f"{w_pair:13.2f}   {w_own:11.2f}"
     )
 glue("best_pair_weight", max(best_pair_weights))
 glue("pair_own_min", min(own_weights))
