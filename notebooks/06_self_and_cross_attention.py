@@ -38,6 +38,7 @@ if "google.colab" in sys.modules:
 
 # %%
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -265,7 +266,7 @@ print("same output from torch.nn.MultiheadAttention")
 try:
     cross(target, source_wide, source_wide[:, :5])  # 7 keys but 5 values
 except ValueError as error:
-    print("ValueError:", error)
+    print(f"ValueError: {error}".replace(", got ", ",\n    got "))  # two lines
 
 # %% [markdown]
 # ## The wirings in practice
@@ -343,7 +344,7 @@ for step in (1, 2, 3):
 # %%
 example = next(e for e in qa_examples(20, "train", seed=0) if e.kind == "color")
 passage, question = split_words(example.context), split_words(example.question)
-print(example.context)
+print(textwrap.fill(example.context, width=76))
 print(example.question, "->", example.answer)
 vocabulary = sorted(set(passage + question))
 word_vectors = torch.randn(len(vocabulary), E, device=device)  # untrained embeddings
@@ -386,16 +387,8 @@ patches = torch.randn(1, 16, 48, device=device)
 caption = torch.randn(1, 5, E, device=device)  # (N, L, E): "a cat on a mat" so far
 look = MultiheadAttention(embed_dim=E, num_heads=4, kdim=48, vdim=48).to(device)
 out, w = look(caption, patches, patches, need_weights=True)
-print(
-    "caption",
-    tuple(caption.shape),
-    "patches",
-    tuple(patches.shape),
-    "-> output",
-    tuple(out.shape),
-    "weights",
-    tuple(w.shape),
-)
+print("caption", tuple(caption.shape), "patches", tuple(patches.shape))
+print("    -> output", tuple(out.shape), "weights", tuple(w.shape))
 assert out.shape == (1, 5, E) and w.shape == (1, 5, 16)
 # the second word's weights, back on the 4 x 4 image grid
 patch_grid = w[0, 1].reshape(4, 4)
