@@ -42,6 +42,7 @@ if "google.colab" in sys.modules:
 
 # %%
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -264,7 +265,7 @@ torch.testing.assert_close(h[0], learned.weight[:10])
 try:
     learned(torch.zeros(1, 20, E, device=device))  # 20 positions, 16 rows
 except ValueError as error:
-    print("ValueError:", error)
+    print(textwrap.fill(f"ValueError: {error}", width=76, subsequent_indent="    "))
 
 # %% [markdown]
 # ## Relative positions: a bias on the scores
@@ -283,8 +284,9 @@ distances = torch.tensor(
     [-40, -20, -10, -6, -4, -3, -2, -1, 0, 1, 2, 3, 4, 6, 10, 20, 40],
 )
 buckets = relative_position_bucket(distances, num_buckets=16, max_distance=32)
-print("key - query:", distances.tolist())
-print("bucket:     ", buckets.tolist())
+print("distance j - i from query i to key j, and its bucket:")
+print(f"{'j - i':>7}" + "".join(f"{d:4d}" for d in distances.tolist()))
+print(f"{'bucket':>7}" + "".join(f"{b:4d}" for b in buckets.tolist()))
 # -40, -20 share one
 assert buckets[distances == 0].item() == 0 and buckets[0] == buckets[1]
 
@@ -334,7 +336,8 @@ def rotated_score(m, n):
 
 
 scores = {(m, n): rotated_score(m, n) for m, n in ((3, 1), (10, 8), (40, 38))}
-print({f"q at {m}, k at {n}": round(v, 5) for (m, n), v in scores.items()})
+for (m, n), v in scores.items():
+    print(f"q at {m:2d}, k at {n:2d}: {v:.5f}")
 assert max(scores.values()) - min(scores.values()) < 1e-4  # only m - n = 2 matters
 print(f"and at distance 5 instead: {rotated_score(10, 5):.5f}")
 torch.testing.assert_close(rope(q[None]).norm(), q.norm())  # rotations keep lengths
