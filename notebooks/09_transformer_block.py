@@ -222,7 +222,7 @@ torch.testing.assert_close(
     plain_ln.var(-1, correction=0), torch.ones(N, L, device=device), atol=1e-3, rtol=0
 )
 what = "every position has mean 0 and variance 1 before scale and shift"
-print(f"matches nn.LayerNorm; {what}")
+print(f"matches nn.LayerNorm;\n    {what}")
 
 # %% [markdown]
 # Our four lines agree with `nn.LayerNorm` and `F.layer_norm`. What matters
@@ -298,7 +298,7 @@ torch.testing.assert_close(ours, ff(x))
 for i in range(L):
     torch.testing.assert_close(ff(x[:, i : i + 1]), ff(x)[:, i : i + 1])
 how = "one position at a time or all together"
-print(f"feed_forward matches attnbook's FeedForward, {how}")
+print(f"feed_forward matches attnbook's FeedForward,\n    {how}")
 
 # %% [markdown]
 # The feed-forward network is where most of a block's parameters live.
@@ -473,7 +473,7 @@ with torch.no_grad():
         out_theirs = theirs(x, src_key_padding_mask=~real)  # torch: True = padding!
         torch.testing.assert_close(out_ours[real], out_theirs[real])
         torch_name = "torch.nn.TransformerEncoderLayer"
-        print(f"norm_first={norm_first}: equal to {torch_name}, with padding too")
+        print(f"norm_first={norm_first}: equals {torch_name}, with padding too")
     torch.backends.mha.set_fastpath_enabled(True)  # torch's default
     fast_gap = (theirs(x) - ours(x)[0]).abs().max().item()
 print(f"largest difference from torch's fast path on {device.type}: {fast_gap:.1e}")
