@@ -120,8 +120,10 @@ example = date_examples(1, "test", seed=3, formats=["Weekday Dth of Month YYYY"]
 src = tok.encode(example.text)
 tgt = tok.encode(example.iso, add_eos=True)
 print(f"{tok.vocab_size} characters in the vocabulary")
-print(f"source {example.text!r}: {len(src)} ids {src[:10]} ...")
-print(f"target {example.iso!r} + <eos>: {len(tgt)} ids {tgt}")
+print(f"source {example.text!r}: {len(src)} ids, the first 10:")
+print(f"  {src[:10]} ...")
+print(f"target {example.iso!r} + <eos>: {len(tgt)} ids:")
+print(f"  {tgt}")
 assert tok.decode(tgt) == example.iso and tgt[-1] == tok.eos_id
 
 # %% [markdown]
@@ -330,6 +332,7 @@ src_ids = torch.tensor([tok.encode(example.text)], device=device)  # (1, S)
 with torch.no_grad():
     memory, _ = model.encode(src_ids)  # (1, S, E), computed once
     decoded = torch.tensor([[tok.bos_id]], device=device)  # (1, 1)
+    print("step: input so far, the three most likely next characters -> choice")
     for step in range(11):  # ten characters and <eos>
         # logits: (1, vocab): the last position
         logits = model.decode(decoded, memory).logits[:, -1]
@@ -339,8 +342,7 @@ with torch.no_grad():
         top_pairs = zip(top.values, top.indices, strict=True)
         candidates = "  ".join(f"{tok.itos[int(i)]!r} {p:.3f}" for p, i in top_pairs)
         so_far = tok.decode(decoded[0], skip_special=False)
-        prefix = f"step {step:2d}: input {so_far!r:20}"
-        print(f"{prefix} candidates {candidates}  -> {tok.itos[choice]!r}")
+        print(f"step {step:2d}: {so_far!r:17}  {candidates}  -> {tok.itos[choice]!r}")
         decoded = torch.cat([decoded, torch.tensor([[choice]], device=device)], dim=1)
         if choice == tok.eos_id:
             break
