@@ -123,7 +123,7 @@ NUM_TRAIN, NUM_TEST = 20_000, 2_000
 train_examples = pronoun_examples(NUM_TRAIN, "train", seed=0)
 test_examples = pronoun_examples(NUM_TEST, "test", seed=0)
 for ex in test_examples[:4]:
-    print(f"{ex.text:70} -> {ex.answer}")
+    print(f"{ex.text}\n    -> {ex.answer}")
 
 
 def triple(ex):
@@ -545,7 +545,7 @@ for row_in, row_label in zip(inputs, labels, strict=True):
         for i, keep in zip(row_in, row_label != -100, strict=True)
         if i != tok.pad_id or keep
     ]
-    print(" ".join(shown))
+    print(textwrap.fill(" ".join(shown), width=76, subsequent_indent="    "))
 chosen = labels != -100
 assert bool((inputs[chosen] == tok.mask_id).all()) and bool(
     (labels[chosen] == train_batch.ids[:3][chosen]).all(),
@@ -785,10 +785,9 @@ with torch.no_grad():
         test_batch.padding_mask[:500].to(device),
         need_weights=True,
     )
-print(
-    "last layer, first 500 test sentences:",
-    antecedent_hits(last.attentions[-1].cpu(), pronoun_index[:500], answer_index[:500]),
-)
+print("last layer, first 500 test sentences, per head:")
+last_weights = last.attentions[-1].cpu()
+print(antecedent_hits(last_weights, pronoun_index[:500], answer_index[:500]))
 
 # %% [markdown]
 # ### Exercise 2: masking for a masked LM
