@@ -37,6 +37,8 @@ if "google.colab" in sys.modules:
 #   causal importance.
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -122,7 +124,8 @@ for adjective in ("comfortable", "hungry"):
     example = pronoun_example("cat", "mat", adjective)
     tokens, pointed, weights = run(example.text)
     right_answer = f"right answer {example.answer!r}"
-    print(f"{example.text!r}: 'it' -> {tokens[pointed]!r} ({right_answer})")
+    print(f"{example.text!r}:")
+    print(f"  'it' -> {tokens[pointed]!r} ({right_answer})")
 L = len(tokens)
 assert weights.shape == (config.num_layers, config.num_heads, L, L)
 torch.testing.assert_close(
@@ -451,7 +454,7 @@ roll_answer = R_all[rows, test["pronoun"], answer]
 roll_distractor = R_all[rows, test["pronoun"], distractor]
 print(
     f"rollout from 'it': antecedent {roll_answer.mean():.3f}, "
-    f"distractor {roll_distractor.mean():.3f}; antecedent ahead in "
+    f"distractor {roll_distractor.mean():.3f};\nantecedent ahead in "
     f"{(roll_answer > roll_distractor).float().mean():.0%} of sentences"
 )
 glue("rollout_ahead", 100 * (roll_answer > roll_distractor).float().mean().item())
@@ -678,13 +681,13 @@ top_attention, top_effect = order_attention[0], order_effect[0]
 
 print(
     f"most antecedent-favouring attention: head {name(top_attention)} "
-    f"({attention_score[top_attention]:+.3f}); removing it costs "
+    f"({attention_score[top_attention]:+.3f});\n    removing it costs "
     f"{effect[top_attention]:.2f} of margin, "
     f"rank {list(order_effect).index(top_attention) + 1} of {len(effect)} by effect"
 )
 print(
     f"largest effect when removed: head {name(top_effect)} "
-    f"({effect[top_effect]:.2f} of margin); its attention preference is "
+    f"({effect[top_effect]:.2f} of margin);\n    its attention preference is "
     f"{attention_score[top_effect]:+.3f}, rank "
     f"{list(order_attention).index(top_effect) + 1} of {len(effect)} by attention"
 )
@@ -699,10 +702,11 @@ glue("top_effect_rank", rank_by_attention)
 PREFERENCE, IDLE = 0.1, 0.1  # weight over the distractor; share of the largest effect
 attending = [i for i in order_attention if attention_score[i] > PREFERENCE]
 looks_but_idle = [name(i) for i in attending if effect[i] < IDLE * effect.max()]
-print(
+idle_heads = (
     f"heads that favour the antecedent by more than {PREFERENCE} of weight and whose "
     f"removal costs under {IDLE:.0%} of the largest effect: {looks_but_idle or 'none'}"
 )
+print(textwrap.fill(idle_heads, width=76, subsequent_indent="    "))
 clearly = f"by more than {PREFERENCE} of its weight over the distractor"
 if len(looks_but_idle) == 1:
     idle_sentence = (
@@ -897,8 +901,6 @@ def attention_entropy(weights):
 check_attention_entropy(attention_entropy)
 per_head = attention_entropy(weights).mean(-1)  # (layers, H): mean over query rows
 layer, head = divmod(int(per_head.argmax()), config.num_heads)
-print(
-    f"most diffuse head of the example: {layer}.{head}, "
-    f"mean entropy {per_head[layer, head]:.2f} nats (uniform would be "
-    f"{np.log(len(tokens)):.2f})"
-)
+print(f"most diffuse head of the example: {layer}.{head},")
+uniform = np.log(len(tokens))  # the entropy of weights spread evenly
+print(f"mean entropy {per_head[layer, head]:.2f} nats (uniform would be {uniform:.2f})")
