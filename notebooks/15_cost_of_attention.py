@@ -111,8 +111,8 @@ glue("mb_fp16_10k", bytes_fp16 / 1e6)
 layers, heads = 12, 12
 training_bytes = layers * heads * weights_per_head * 4
 print(
-    f"{layers} layers x {heads} heads x {weights_per_head:,} x 4 bytes = "
-    f"{training_bytes / 2**30:,.1f} GiB of attention weights for ONE sequence"
+    f"{layers} layers x {heads} heads x {weights_per_head:,} x 4 bytes\n"
+    f"= {training_bytes / 2**30:,.1f} GiB of attention weights for ONE sequence"
 )
 glue("gib_bert_10k", training_bytes / 2**30)
 
@@ -298,8 +298,8 @@ glue("time_n_first", time_lengths[0])
 glue("time_n_last", time_lengths[-1])
 glue("weights_mib_first", weights_mib[0])
 glue("weights_mib_last", weights_mib[-1])
-print("weights written by the textbook version:", end=" ")
-print(f"{weights_mib[0]:g} MiB at n = {time_lengths[0]},", end=" ")
+print("weights written by the textbook version:")
+print(f"  {weights_mib[0]:g} MiB at n = {time_lengths[0]},", end=" ")
 print(f"{weights_mib[-1]:g} MiB at n = {time_lengths[-1]}")
 
 # %%
@@ -700,6 +700,7 @@ if bench is not None:
 
 # %%
 live = {"naive": [], "sdpa": [], "tiled": []}
+print("time per call in ms:")
 for length in time_lengths[1:3]:
     q, k, v = (torch.randn(1, H, length, d_k, device=device) for _ in range(3))
     live["naive"].append(time_call(naive_attention, q, k, v, repeats=repeats))
@@ -709,7 +710,7 @@ for length in time_lengths[1:3]:
     live["tiled"].append(time_call(tiled_attention, q, k, v, repeats=repeats))
     print(
         f"n = {length:5d}: "
-        + "   ".join(f"{name} {1e3 * t[-1]:7.2f} ms" for name, t in live.items())
+        + "  ".join(f"{name} {1e3 * t[-1]:7.2f}" for name, t in live.items())
         + f"   tiled / SDPA = {live['tiled'][-1] / live['sdpa'][-1]:.2f}"
     )
 
