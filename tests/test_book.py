@@ -163,6 +163,30 @@ def test_no_chapter_shows_a_traceback_or_an_error(built: Path) -> None:
     assert not offenders, offenders
 
 
+# Characters of a cell's output the page shows without sideways scrolling at 1280 px
+# (13px monospace in a ~690 px column); chapters aim at OUTPUT_WIDTH (76).
+OUTPUT_BOX_COLUMNS = 83
+
+
+def test_printed_output_fits_the_page(built: Path) -> None:
+    """No printed line makes the reader scroll sideways in its output box."""
+    long_lines = []
+    for chapter, cell in _executed_cells():
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", ""))
+            data = output.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                continue  # the page shows the widget, not its text
+            if output["output_type"] == "execute_result":
+                text = "".join(data.get("text/plain", ""))
+            long_lines += [
+                f"{chapter}: {line[:60]!r}... ({len(line)})"
+                for line in text.splitlines()
+                if len(line) > OUTPUT_BOX_COLUMNS
+            ]
+    assert not long_lines, long_lines
+
+
 def test_an_exercise_check_shows_only_its_message(built: Path) -> None:
     """``check_x(f)`` on a cell's last line prints its verdict and displays no True/False."""
     checked = 0
