@@ -9,7 +9,7 @@
 # device tests import nothing else (tools/gpu_check.py collects only them).
 #
 # The chapters also import IPython and anywidget, which that machine lacks. Carry
-# them as wheels in .whl/ (listed in .git/info/exclude), made here with
+# them as wheels in .whl/ (git-ignored), made here with
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_17_x86_64 -d .whl \
 #     anywidget ipython ipywidgets psygnal comm widgetsnbextension jupyterlab_widgets \
