@@ -162,10 +162,12 @@ class WithSegments(nn.Module):
         self.segment = nn.Embedding(2, embedding.embedding_dim)
         nn.init.normal_(self.segment.weight, std=0.02)  # as small as the token embeddings
 
-    def forward(self, ids):  # (N, L) -> (N, L, E)
+    def segments(self, ids):  # (N, L) -> (N, L)
         ends = (ids == self.end_of_question).long()
-        segment = ends.cumsum(dim=1) - ends  # 0 in the question ("?" included), 1 after it
-        return self.embedding(ids) + self.segment(segment)
+        return ends.cumsum(dim=1) - ends  # 0 in the question ("?" included), 1 after it
+
+    def forward(self, ids):  # (N, L) -> (N, L, E)
+        return self.embedding(ids) + self.segment(self.segments(ids))
 
 
 qa_config = EncoderOnlyConfig(
@@ -197,21 +199,28 @@ def qa_accuracy(model, data=qa_test):
     return (pointer_scores(model, ids, padding, story).argmax(-1) == answer).float().mean().item()
 
 
-torch.manual_seed(0)
-qa_model = EncoderOnly(qa_config)
-qa_model.embedding = WithSegments(qa_model.embedding, tok.encode("?")[0])
-qa_history = fit(
-    qa_model,
-    lambda g: sample_batch(*qa_train, batch_size=64, generator=g),
-    qa_loss,
-    steps=QA_STEPS,
-    lr=1e-2,
-    warmup=0.1,
-    device=device,
-    progress=False,
-    eval_fn=lambda m: {"accuracy": qa_accuracy(m)},
-    eval_every=QA_STEPS // 10,
-)
+def train_qa(embedding_cls, steps, seed=0):
+    """A pointer encoder with `embedding_cls` around its token embedding, trained."""
+    torch.manual_seed(seed)
+    model = EncoderOnly(qa_config)
+    model.embedding = embedding_cls(model.embedding, tok.encode("?")[0])
+    history = fit(
+        model,
+        lambda g: sample_batch(*qa_train, batch_size=64, generator=g),
+        qa_loss,
+        steps=steps,
+        lr=1e-2,
+        warmup=0.1,
+        device=device,
+        progress=False,
+        eval_fn=lambda m: {"accuracy": qa_accuracy(m)},
+        eval_every=steps // 10,
+        seed=seed,
+    )
+    return model, history
+
+
+qa_model, qa_history = train_qa(WithSegments, QA_STEPS)
 qa_acc = qa_history.final("accuracy")
 print(f"{qa_history.steps} steps: held-out accuracy {qa_acc:.1%}")
 for step, acc in zip(qa_history.eval_step, qa_history.metrics["accuracy"], strict=True):
@@ -310,8 +319,7 @@ class WithMatch(WithSegments):
         nn.init.normal_(self.match.weight, std=0.02)
 
     def forward(self, ids):  # (N, L) -> (N, L, E)
-        ends = (ids == self.end_of_question).long()
-        in_story = (ends.cumsum(dim=1) - ends).bool()  # (N, L): after the "?"
+        in_story = self.segments(ids).bool()  # (N, L): after the "?"
         question = ids.masked_fill(in_story, -1)  # (N, L): question ids, -1 elsewhere
         # seen[n, i]: the id at position i occurs among row n's question ids
         seen = (ids[:, :, None] == question[:, None, :]).any(dim=-1)  # (N, L)
@@ -322,22 +330,7 @@ class WithMatch(WithSegments):
 MATCH_STEPS, MATCH_SEEDS = (30, (0,)) if fast_mode() else (300, (0, 1, 2))
 match_accuracy = {}
 for seed in MATCH_SEEDS:
-    torch.manual_seed(seed)
-    model = EncoderOnly(qa_config)
-    model.embedding = WithMatch(model.embedding, tok.encode("?")[0])
-    history = fit(
-        model,
-        lambda g: sample_batch(*qa_train, batch_size=64, generator=g),
-        qa_loss,
-        steps=MATCH_STEPS,
-        lr=1e-2,
-        warmup=0.1,
-        device=device,
-        progress=False,
-        eval_fn=lambda m: {"accuracy": qa_accuracy(m)},
-        eval_every=MATCH_STEPS // 10,
-        seed=seed,
-    )
+    model, history = train_qa(WithMatch, MATCH_STEPS, seed)
     match_accuracy[seed] = history.final("accuracy")
     if seed == MATCH_SEEDS[0]:
         match_model = model  # the model the rest of this section asks questions
